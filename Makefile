@@ -1,0 +1,42 @@
+# Valkyria: the two commands a fresh Debian machine needs.
+#   make run    install dependencies, build, run the demo
+#   make test   install dependencies, build, run every test
+# Both install missing Debian packages first (scripts/install-deps.sh).
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test test-quick fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@./$(BUILD)/valk examples/demo.valk
+
+# Everything: unit tests, .valk suites, CLI tests, a short fuzz run, and the
+# whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	@bash scripts/run-tests.sh
+
+# The release build's tests only (no sanitizer or fuzz builds).
+test-quick: deps
+	@VALK_TEST_QUICK=1 bash scripts/run-tests.sh
+
+# A longer fuzz run of the reader: make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@VALK_FUZZ_SECONDS=$(FUZZ_SECONDS) VALK_TEST_ONLY=fuzz bash scripts/run-tests.sh
+
+bench: build
+	@bash scripts/install-deps.sh --bench
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

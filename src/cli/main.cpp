@@ -1,0 +1,107 @@
+// valk: run a program, evaluate an expression, or start the REPL (SPEC 1.6).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/repl.h"
+#include "core/printer.h"
+#include "core/vm.h"
+
+namespace {
+
+const char kUsage[] =
+    "Usage: valk [options] [FILE [ARGS...]]\n"
+    "\n"
+    "  valk FILE [ARGS...]   run a program (ARGS are in sys/args)\n"
+    "  valk -e EXPR          evaluate EXPR and print its value\n"
+    "  valk                  start the interactive REPL\n"
+    "\n"
+    "Options:\n"
+    "  -e, --eval EXPR       evaluate EXPR, print the result, exit\n"
+    "  --max-depth N         nested calls allowed before a call yields an error\n"
+    "  -h, --help            show this help\n"
+    "  -v, --version         show the version\n"
+    "\n"
+    "Exit status: the value given to (exit n), else 1 after a top-level error, else 0.\n"
+    "Environment: VALK_MAX_DEPTH (same as --max-depth).\n";
+
+// A top-level error: file:line:col: message on stderr.
+void report(const valk::Value err) {
+  const valk::Error* e = valk::as_error(err);
+  std::string msg = valk::display_string(e->message);
+  if (e->loc.file && msg.rfind(e->loc.file, 0) != 0)
+    fprintf(stderr, "%s:%u:%u: %s\n", e->loc.file, e->loc.line, e->loc.col, msg.c_str());
+  else
+    fprintf(stderr, "%s\n", msg.c_str());
+}
+
+int finish(valk::VM& vm, int status) {
+  fflush(stdout);
+  if (vm.exit_requested) return vm.exit_code;
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> exprs;
+  std::string file;
+  std::vector<std::string> args;
+  long long max_depth = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!file.empty()) {
+      args.push_back(a);
+    } else if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-v" || a == "--version") {
+      printf("valk %s\n", VALK_VERSION);
+      return 0;
+    } else if (a == "-e" || a == "--eval") {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "valk: %s needs an expression\n", a.c_str());
+        return 2;
+      }
+      exprs.push_back(argv[++i]);
+    } else if (a == "--max-depth") {
+      if (i + 1 >= argc || atoll(argv[i + 1]) <= 0) {
+        fprintf(stderr, "valk: --max-depth needs a positive number\n");
+        return 2;
+      }
+      max_depth = atoll(argv[++i]);
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      fprintf(stderr, "valk: unknown option %s\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      file = a;
+    }
+  }
+
+  valk::VM vm;
+  if (max_depth > 0) vm.max_depth = size_t(max_depth);
+  valk::set_program_args(file, args);
+
+  if (!exprs.empty()) {
+    for (auto& e : exprs) {
+      valk::Value r = vm.eval_source(e, valk::intern_filename("<-e>"));
+      if (valk::is_error(r)) {
+        report(r);
+        return finish(vm, 1);
+      }
+      std::string out = valk::repr_string(r);
+      printf("%s\n", out.c_str());
+    }
+    return finish(vm, 0);
+  }
+  if (!file.empty()) {
+    valk::Value r = vm.run_file(file);
+    if (valk::is_error(r)) {
+      report(r);
+      return finish(vm, 1);
+    }
+    return finish(vm, 0);
+  }
+  return finish(vm, valk::run_repl(vm));
+}

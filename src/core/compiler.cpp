@@ -1,0 +1,1017 @@
+// Compiler: forms to bytecode (see opcodes.h for the instruction set).
+//
+// Variables are resolved at compile time. A function keeps its locals in
+// stack slots unless an inner lambda captures them or it calls `eval` on
+// code that may name them; then it runs in "env mode" and its locals live
+// in a heap Env that closures share. The need is discovered while compiling
+// inner functions, so the compiler records it and recompiles the whole
+// top-level form once more ("restart"); compiling is cheap next to running.
+#include "core/compiler.h"
+
+#include <gc/gc.h>
+#include <gc/gc_allocator.h>
+
+#include <algorithm>
+#include <unordered_set>
+#include <vector>
+
+#include "core/opcodes.h"
+#include "core/vm.h"
+#include "lib/builtins.h"
+
+namespace valk {
+
+namespace {
+
+using ValueVec = std::vector<Value, traceable_allocator<Value>>;
+
+struct Sym {
+  Value quote = intern("quote"), quasiquote = intern("quasiquote");
+  Value unquote = intern("unquote"), splice = intern("unquote-splicing");
+  Value if_ = intern("if"), def = intern("def"), assign = intern("=");
+  Value backslash = intern("\\"), lambda = intern("lambda"), fn = intern("fn");
+  Value fun = intern("fun"), do_ = intern("do"), let = intern("let");
+  Value and_ = intern("and"), or_ = intern("or"), cond = intern("cond");
+  Value select = intern("select"), case_ = intern("case");
+  Value thread_first = intern("->"), thread_last = intern("->>");
+  Value try_ = intern("try"), eval = intern("eval");
+  Value reset = intern("async-reset"), shift = intern("async-shift");
+  Value when = intern("when"), unless = intern("unless");
+  Value amp = intern("&"), else_ = intern("else"), otherwise = intern("otherwise");
+  Value kelse = intern(":else"), underscore = intern("_"), nil = intern("nil");
+  Value plus = intern("+"), minus = intern("-"), star = intern("*");
+  Value lt = intern("<"), gt = intern(">"), le = intern("<="), ge = intern(">=");
+  Value eq = intern("==");
+};
+const Sym& S() {
+  static const Sym* s = new Sym;
+  return *s;
+}
+
+struct Var {
+  Value name;
+  uint32_t slot;
+  int block;
+  bool checked;  // declared by `=`: may be read before it is bound
+};
+struct ExtVar {
+  Value name;
+  uint32_t depth, slot;
+};
+
+struct FnState {
+  FnState* parent = nullptr;
+  bool external = false;  // the caller's scope around eval'd code
+  std::vector<ExtVar> ext;
+  std::vector<Var> vars;
+  bool env_mode = false;
+  bool toplevel = false;
+  int block = 0;
+  uint32_t nlocals = 0;
+  int depth = 0, maxdepth = 0;
+  std::vector<uint32_t> code;
+  ValueVec consts;
+  std::vector<LocEntry> locs;
+  SrcLoc cur{nullptr, 0, 0};
+  Value key = kNil;
+};
+
+enum class Where { Local, Env, Global };
+struct Resolved {
+  Where where;
+  uint32_t depth = 0, slot = 0;
+  bool checked = false;
+};
+
+bool first_is_list(Value l) { return is_cons(l) && is_list(car(l)); }
+
+class Compiler {
+ public:
+  Compiler(VM& vm, const LocMap* locs, const char* file, std::unordered_set<Value>& need)
+      : vm_(vm), locs_(locs), file_(file), need_(need) {}
+
+  bool restart = false;
+
+  // Compiles `forms` as the body of a zero-argument function.
+  Value function_of(Value forms, Value key, FnState* outer, bool toplevel) {
+    FnState f;
+    f.parent = outer;
+    f.key = key;
+    f.toplevel = toplevel;
+    f.env_mode = need_.count(key) > 0;
+    FnState* saved = fs_;
+    fs_ = &f;
+    set_loc_of(key);
+    sequence(forms, true);
+    fs_ = saved;
+    return obj_val(finish(f, 0, false, kNil, kNil, forms));
+  }
+
+  // Code for the eval'd form inside the caller's scope.
+  FnState* external_scope(Value scope) {
+    ext_.external = true;
+    for (Value l = scope; is_cons(l); l = cdr(l)) {
+      Value t = car(l);
+      ext_.ext.push_back({car(t), uint32_t(fix_val(car(cdr(t)))),
+                          uint32_t(fix_val(car(cdr(cdr(t)))))});
+    }
+    return &ext_;
+  }
+
+ private:
+  VM& vm_;
+  const LocMap* locs_;
+  const char* file_;
+  std::unordered_set<Value>& need_;
+  FnState* fs_ = nullptr;
+  FnState ext_;
+
+  // ---- emission ---------------------------------------------------------------
+  void emit(uint32_t w) { fs_->code.push_back(w); }
+  void note_loc() {
+    auto& f = *fs_;
+    if (!f.cur.file) return;
+    if (!f.locs.empty() && f.locs.back().line == f.cur.line && f.locs.back().col == f.cur.col)
+      return;
+    if (!f.locs.empty() && f.locs.back().pc == f.code.size()) f.locs.pop_back();
+    f.locs.push_back({uint32_t(f.code.size()), f.cur.line, f.cur.col});
+  }
+  void op(Op o, int effect) {
+    note_loc();
+    emit(o);
+    adjust(effect);
+  }
+  void adjust(int effect) {
+    fs_->depth += effect;
+    fs_->maxdepth = std::max(fs_->maxdepth, fs_->depth);
+  }
+  size_t here() const { return fs_->code.size(); }
+  size_t hole() {
+    emit(0);
+    return here() - 1;
+  }
+  void patch(size_t at) { fs_->code[at] = uint32_t(here()); }
+  uint32_t konst(Value v) {
+    auto& c = fs_->consts;
+    for (size_t i = 0; i < c.size(); ++i)
+      if (c[i] == v && (is_symbol(v) || is_fix(v) || v == kNil || v == kTrue || v == kFalse))
+        return uint32_t(i);
+    c.push_back(v);
+    return uint32_t(c.size() - 1);
+  }
+  void push_const(Value v) {
+    if (v == kNil) {
+      op(OP_NIL, 1);
+    } else if (is_fix(v) && fix_val(v) >= INT32_MIN && fix_val(v) <= INT32_MAX) {
+      op(OP_INT, 1);
+      emit(uint32_t(int32_t(fix_val(v))));
+    } else {
+      op(OP_CONST, 1);
+      emit(konst(v));
+    }
+  }
+  void ret_if(bool tail) {
+    if (tail) op(OP_RETURN, -1);
+  }
+  // A malformed form compiles to its error, located like a runtime error.
+  void compile_error(std::string msg, bool tail) {
+    Value e = make_error(msg);
+    if (fs_->cur.file) as_error(e)->loc = fs_->cur;
+    push_const(e);
+    ret_if(tail);
+  }
+
+  void set_loc_of(Value form) {
+    if (!locs_ || !is_cons(form)) return;
+    auto it = locs_->find(as_cons(form));
+    if (it != locs_->end()) fs_->cur = it->second;
+  }
+
+  // ---- scope ------------------------------------------------------------------
+  const Var* find_in(const FnState& f, Value name) const {
+    for (auto it = f.vars.rbegin(); it != f.vars.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  }
+  bool is_local(Value name) const {
+    for (const FnState* f = fs_; f; f = f->parent) {
+      if (f->external) {
+        for (auto& e : f->ext)
+          if (e.name == name) return true;
+      } else if (find_in(*f, name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  Resolved resolve(Value name) {
+    uint32_t envdepth = 0;
+    for (FnState* f = fs_; f; f = f->parent) {
+      if (f->external) {
+        for (auto it = f->ext.rbegin(); it != f->ext.rend(); ++it)
+          if (it->name == name) return {Where::Env, envdepth + it->depth, it->slot, true};
+        continue;
+      }
+      if (const Var* v = find_in(*f, name)) {
+        if (f == fs_) {
+          return {f->env_mode ? Where::Env : Where::Local, 0, v->slot, v->checked};
+        }
+        if (!f->env_mode) {  // captured from a stack-mode function: recompile
+          need_.insert(f->key);
+          restart = true;
+          return {Where::Local, 0, 0, false};
+        }
+        return {Where::Env, envdepth, v->slot, true};
+      }
+      if (f->env_mode) ++envdepth;
+    }
+    return {Where::Global};
+  }
+  uint32_t declare(Value name, int block, bool checked) {
+    uint32_t slot = fs_->nlocals++;
+    fs_->vars.push_back({name, slot, block, checked});
+    return slot;
+  }
+  void end_block() {
+    auto& v = fs_->vars;
+    int b = fs_->block;
+    v.erase(std::remove_if(v.begin(), v.end(), [b](const Var& x) { return x.block >= b; }),
+            v.end());
+    --fs_->block;
+  }
+  void load_var(Value name) {
+    Resolved r = resolve(name);
+    switch (r.where) {
+      case Where::Local:
+        if (r.checked) {
+          op(OP_LOCALCHK, 1);
+          emit(r.slot);
+          emit(konst(name));
+        } else {
+          op(OP_LOCAL, 1);
+          emit(r.slot);
+        }
+        break;
+      case Where::Env:
+        op(OP_ENVGET, 1);
+        emit(r.depth);
+        emit(r.slot);
+        emit(konst(name));
+        break;
+      case Where::Global:
+        op(OP_GLOBAL, 1);
+        emit(konst(name));
+        break;
+    }
+  }
+  void store_slot(uint32_t slot) {
+    if (fs_->env_mode) {
+      op(OP_ENVSET, -1);
+      emit(0);
+      emit(slot);
+    } else {
+      op(OP_SETLOCAL, -1);
+      emit(slot);
+    }
+  }
+
+  // ---- expressions --------------------------------------------------------------
+  void expr(Value x, bool tail) {
+    if (is_symbol(x)) {
+      if (is_keyword(x)) {
+        push_const(x);
+      } else if (x == S().nil && !is_local(x)) {
+        op(OP_NIL, 1);
+      } else {
+        load_var(x);
+      }
+      ret_if(tail);
+      return;
+    }
+    if (!is_cons(x) || is_qcons(x)) {  // atoms and {} lists evaluate to themselves
+      push_const(x);
+      ret_if(tail);
+      return;
+    }
+    SrcLoc saved = fs_->cur;
+    set_loc_of(x);
+    Value head = car(x);
+    if (is_symbol(head) && !is_local(head) && special(head, x, tail)) {
+      fs_->cur = saved;
+      return;
+    }
+    if (cdr(x) == kNil) {  // (x): call x if it is a function, else x itself
+      expr(head, false);
+      if (tail) {
+        op(OP_TAILCALL0V, -1);
+      } else {
+        op(OP_CALL0V, 0);
+      }
+      fs_->cur = saved;
+      return;
+    }
+    call(x, tail);
+    fs_->cur = saved;
+  }
+
+  void call(Value x, bool tail) {
+    Value head = car(x);
+    size_t argc = list_length(cdr(x));
+    if (argc == 2 && is_symbol(head) && !is_local(head)) {
+      Op inl = OP_COUNT;
+      const Sym& s = S();
+      if (head == s.plus) inl = OP_ADD;
+      else if (head == s.minus) inl = OP_SUB;
+      else if (head == s.star) inl = OP_MUL;
+      else if (head == s.lt) inl = OP_LT;
+      else if (head == s.gt) inl = OP_GT;
+      else if (head == s.le) inl = OP_LE;
+      else if (head == s.ge) inl = OP_GE;
+      else if (head == s.eq) inl = OP_EQ;
+      if (inl != OP_COUNT) {
+        expr(car(cdr(x)), false);
+        expr(car(cdr(cdr(x))), false);
+        op(inl, -1);
+        ret_if(tail);
+        return;
+      }
+    }
+    expr(head, false);
+    for (Value a = cdr(x); is_cons(a); a = cdr(a)) expr(car(a), false);
+    if (tail) {
+      op(OP_TAILCALL, -int(argc) - 1);
+    } else {
+      op(OP_CALL, -int(argc));
+    }
+    emit(uint32_t(argc));
+  }
+
+  // Runs forms in order; an error value stops the sequence and is its value.
+  void sequence(Value forms, bool tail) {
+    if (forms == kNil) {
+      op(OP_NIL, 1);
+      ret_if(tail);
+      return;
+    }
+    std::vector<size_t> exits;
+    for (Value f = forms; is_cons(f); f = cdr(f)) {
+      bool last = !is_cons(cdr(f));
+      if (last) {
+        expr(car(f), tail);
+      } else {
+        expr(car(f), false);
+        op(OP_SEQPOP, -1);
+        exits.push_back(hole());
+      }
+    }
+    for (size_t h : exits) patch(h);
+    if (!exits.empty() && tail) {
+      adjust(1);  // the error path arrives with its value
+      op(OP_RETURN, -1);
+    }
+  }
+
+  // Upstream body rule: {(a) (b)} is a sequence, {f x} is one expression.
+  static Value body_forms(Value body) {
+    if (body == kNil) return kNil;
+    if (!is_cons(body)) return cons(body, kNil);
+    if (first_is_list(body)) return body;
+    return cons(with_style(body, false), kNil);
+  }
+  // A branch written {...} is code; anything else is an expression.
+  static Value as_code(Value v) { return is_qcons(v) ? with_style(v, false) : v; }
+
+  bool special(Value head, Value x, bool tail) {
+    const Sym& s = S();
+    Value args = cdr(x);
+    size_t n = list_length(args);
+    auto arg = [&](size_t i) {
+      Value a = args;
+      while (i--) a = cdr(a);
+      return car(a);
+    };
+    if (head == s.quote) {
+      if (n != 1) return compile_error("quote: expected 1 argument", tail), true;
+      push_const(arg(0));
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.quasiquote) {
+      if (n != 1) return compile_error("quasiquote: expected 1 argument", tail), true;
+      Value t = arg(0);
+      if (is_tagged(t, s.splice))
+        return compile_error("unquote-splicing (,@) not valid at top level of quasiquote", tail),
+               true;
+      quasi(t);
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.if_) return compile_if(args, n, tail), true;
+    if (head == s.when || head == s.unless) {
+      if (n < 1) return compile_error("when: expected a condition", tail), true;
+      Value c = arg(0);
+      Value body = cdr(args);
+      Value then = cons(S().do_, body);
+      Value form = head == s.when ? list3(c, then, kNil) : list3(c, kNil, then);
+      compile_if(form, 3, tail);
+      return true;
+    }
+    if (head == s.do_) return sequence(args, tail), true;
+    if (head == s.def) return compile_def(args, n, tail, true), true;
+    if (head == s.assign) return compile_def(args, n, tail, false), true;
+    if (head == s.backslash) {
+      if (n != 2) return compile_error("\\: expected a parameter list and a body", tail), true;
+      lambda(arg(0), body_forms(arg(1)), kNil, x, arg(1));
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.lambda || head == s.fn) {
+      if (n < 1) return compile_error("lambda: expected a parameter list", tail), true;
+      Value body = cdr(args);
+      if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
+      lambda(arg(0), body, kNil, x, body);
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.fun) return compile_fun(args, n, x, tail), true;
+    if (head == s.let) return compile_let(args, n, tail), true;
+    if (head == s.and_ || head == s.or_) {
+      if (n == 0) {
+        push_const(make_bool(head == s.and_));
+        ret_if(tail);
+        return true;
+      }
+      std::vector<size_t> exits;
+      for (Value a = args; is_cons(a); a = cdr(a)) {
+        if (!is_cons(cdr(a))) {
+          expr(car(a), false);
+        } else {
+          expr(car(a), false);
+          op(head == s.and_ ? OP_ANDJ : OP_ORJ, -1);
+          exits.push_back(hole());
+        }
+      }
+      for (size_t h : exits) patch(h);
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.cond || head == s.select) return compile_cond(args, head == s.select, tail), true;
+    if (head == s.case_) return compile_case(args, n, tail), true;
+    if (head == s.thread_first || head == s.thread_last) {
+      if (n < 1) return compile_error("->: expected a value", tail), true;
+      Value acc = arg(0);
+      for (Value st = cdr(args); is_cons(st); st = cdr(st)) {
+        Value step = car(st);
+        if (is_cons(step)) {
+          Value fhead = car(step);
+          Value rest = cdr(step);
+          if (head == s.thread_first) {
+            acc = cons(fhead, cons(acc, rest));
+          } else {
+            ListBuilder b(false);
+            b.push(fhead);
+            for (Value r = rest; is_cons(r); r = cdr(r)) b.push(car(r));
+            b.push(acc);
+            acc = b.result();
+          }
+        } else {
+          acc = cons(step, cons(acc, kNil));
+        }
+      }
+      expr(acc, tail);
+      return true;
+    }
+    if (head == s.try_) {
+      if (n != 2) return compile_error("try: expected an expression and a handler", tail), true;
+      expr(arg(0), false);
+      op(OP_TRYJ, 0);
+      size_t ok = hole();
+      expr(arg(1), false);
+      op(OP_TRYCALL, -1);  // ( err handler -- r )
+      patch(ok);
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.eval) {
+      if (n != 1) return compile_error("eval: expected 1 argument", tail), true;
+      // The eval'd code may name any local in sight: make them all heap
+      // resident so it can reach them.
+      for (FnState* f = fs_; f; f = f->parent) {
+        if (f->external) continue;
+        if (!f->env_mode) {
+          need_.insert(f->key);
+          restart = true;
+        }
+      }
+      expr(arg(0), false);
+      op(OP_EVAL, 0);
+      emit(konst(scope_snapshot()));
+      emit(tail ? 1 : 0);
+      if (tail) adjust(-1);
+      return true;
+    }
+    if (head == s.reset) {
+      Value body = args;
+      if (n == 1 && is_qcons(arg(0))) body = body_forms(arg(0));
+      lambda(kNil, body, kNil, x, body);
+      op(OP_RESET, 0);
+      ret_if(tail);
+      return true;
+    }
+    if (head == s.shift) {
+      if (n < 1) return compile_error("async-shift: expected a continuation name", tail), true;
+      Value k = arg(0);
+      if (is_cons(k)) k = car(k);
+      if (!is_symbol(k)) return compile_error("async-shift: expected a continuation name", tail), true;
+      Value body = cdr(args);
+      if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
+      lambda(cons(k, kNil), body, kNil, x, body);
+      op(OP_SHIFT, 0);
+      ret_if(tail);
+      return true;
+    }
+    return false;
+  }
+
+  static Value list3(Value a, Value b, Value c) { return cons(a, cons(b, cons(c, kNil))); }
+  static bool is_tagged(Value t, Value tag) {
+    return is_cons(t) && car(t) == tag && is_cons(cdr(t)) && cdr(cdr(t)) == kNil;
+  }
+
+  void compile_if(Value args, size_t n, bool tail) {
+    if (n < 2 || n > 3) return compile_error("if: expected 2 or 3 arguments, got " + std::to_string(n), tail);
+    Value c = car(args), a = car(cdr(args));
+    Value b = n == 3 ? car(cdr(cdr(args))) : kNil;
+    expr(c, false);
+    op(OP_IFJMP, -1);
+    size_t else_h = hole(), err_h = hole();
+    int d0 = fs_->depth;
+    expr(as_code(a), tail);
+    size_t end_h = 0;
+    if (!tail) {
+      op(OP_JMP, 0);
+      end_h = hole();
+    }
+    fs_->depth = d0;
+    patch(else_h);
+    expr(as_code(b), tail);
+    if (!tail) patch(end_h);
+    patch(err_h);
+    if (tail) {
+      fs_->depth = d0 + 1;
+      op(OP_RETURN, -1);
+    }
+  }
+
+  // (def name v) / (def {a b} 1 2) / (def (expr) v): globals.
+  // (= {a b} 1 2): the current function's frame (globals at top level).
+  void compile_def(Value args, size_t n, bool tail, bool global) {
+    const char* what = global ? "def" : "=";
+    if (n < 2) return compile_error(std::string(what) + ": expected names and values", tail);
+    Value names = car(args);
+    Value vals = cdr(args);
+    if (is_symbol(names) && !is_keyword(names)) {
+      names = cons(names, kNil);
+    } else if (is_cons(names) && !is_qcons(names)) {
+      return dynamic_def(args, n, tail);  // computed names: (def (head {x}) 5)
+    }
+    if (!is_list(names)) return compile_error(std::string(what) + ": names must be symbols", tail);
+    size_t nn = list_length(names), nv = list_length(vals);
+    if (nn != nv)
+      return compile_error(std::string(what) + ": " + std::to_string(nn) + " names but " +
+                               std::to_string(nv) + " values",
+                           tail);
+    for (Value l = names; is_cons(l); l = cdr(l))
+      if (!is_symbol(car(l)) || is_keyword(car(l)))
+        return compile_error(std::string(what) + ": names must be symbols", tail);
+    bool to_global = global || (fs_->toplevel && fs_->block == 0);
+    std::vector<size_t> exits;
+    Value v = vals;
+    for (Value l = names; is_cons(l); l = cdr(l), v = cdr(v)) {
+      Value name = car(l);
+      Value val = car(v);
+      if (is_cons(val) && !is_qcons(val) && is_symbol(car(val)) && !is_local(car(val)) &&
+          (car(val) == S().lambda || car(val) == S().fn || car(val) == S().backslash)) {
+        pending_name_ = name;
+      }
+      expr(val, false);
+      pending_name_ = kNil;
+      if (to_global) {
+        op(OP_DEFGLOBAL, 0);
+        emit(konst(name));
+      } else {
+        const Var* existing = find_in(*fs_, name);
+        uint32_t slot = existing ? existing->slot : declare(name, 0, true);
+        op(OP_ERRJ, 0);
+        exits.push_back(hole());
+        store_slot(slot);
+        op(OP_NIL, 1);
+      }
+      if (is_cons(cdr(l))) {
+        op(OP_SEQPOP, -1);
+        exits.push_back(hole());
+      }
+    }
+    // An error value leaves the error as the result; fall through otherwise.
+    if (!exits.empty()) {
+      op(OP_JMP, 0);
+      size_t done = hole();
+      for (size_t h : exits) patch(h);
+      patch(done);
+    }
+    ret_if(tail);
+  }
+
+  // def with computed names: the %def builtin binds globals at run time.
+  void dynamic_def(Value args, size_t argc, bool tail) {
+    op(OP_GLOBAL, 1);
+    emit(konst(intern("%def")));
+    for (Value a = args; is_cons(a); a = cdr(a)) expr(car(a), false);
+    if (tail) {
+      op(OP_TAILCALL, -int(argc) - 1);
+    } else {
+      op(OP_CALL, -int(argc));
+    }
+    emit(uint32_t(argc));
+  }
+
+  // (fun {name a b} {body}) or (fun (name a b) body...): a global function.
+  void compile_fun(Value args, size_t n, Value x, bool tail) {
+    if (n < 2 || !is_cons(car(args)) || !is_symbol(car(car(args))))
+      return compile_error("fun: expected {name params...} and a body", tail);
+    Value sig = car(args);
+    Value name = car(sig);
+    Value body = cdr(args);
+    if (n == 2 && is_list(car(cdr(args))) && (is_qcons(car(cdr(args))) || car(cdr(args)) == kNil))
+      body = body_forms(car(cdr(args)));
+    lambda(cdr(sig), body, name, x, car(cdr(args)));
+    op(OP_DEFGLOBAL, 0);
+    emit(konst(name));
+    ret_if(tail);
+  }
+
+  // Three shapes: (let {body}), (let {x 1 y 2} {body}), (let ((x 1)) body...)
+  void compile_let(Value args, size_t n, bool tail) {
+    if (n == 0) return compile_error("let: expected bindings and a body", tail);
+    Value bindings = kNil, body;
+    if (n == 1) {
+      body = body_forms(car(args));
+    } else {
+      bindings = car(args);
+      body = cdr(args);
+      if (n == 2 && is_qcons(car(body))) body = body_forms(car(body));
+      if (!is_list(bindings)) return compile_error("let: bindings must be a list", tail);
+    }
+    ++fs_->block;
+    std::vector<std::pair<Value, Value>> pairs;
+    if (is_cons(bindings) && is_list(car(bindings))) {
+      for (Value b = bindings; is_cons(b); b = cdr(b)) {
+        Value p = car(b);
+        if (!is_cons(p) || !is_symbol(car(p))) {
+          end_block();
+          return compile_error("let: each binding must be (name value)", tail);
+        }
+        pairs.push_back({car(p), is_cons(cdr(p)) ? car(cdr(p)) : kNil});
+      }
+    } else {
+      for (Value b = bindings; is_cons(b); b = cdr(cdr(b))) {
+        if (!is_symbol(car(b)) || !is_cons(cdr(b))) {
+          end_block();
+          return compile_error("let: bindings must alternate names and values", tail);
+        }
+        pairs.push_back({car(b), car(cdr(b))});
+      }
+    }
+    for (auto& [name, val] : pairs) {
+      expr(val, false);
+      uint32_t slot = declare(name, fs_->block, false);
+      store_slot(slot);
+    }
+    sequence(body, tail);
+    end_block();
+  }
+
+  void compile_cond(Value clauses, bool is_select, bool tail) {
+    std::vector<size_t> ends;
+    int d0 = fs_->depth;
+    const Sym& s = S();
+    for (Value c = clauses; is_cons(c); c = cdr(c)) {
+      Value cl = car(c);
+      if (!is_cons(cl)) return compile_error(is_select ? "select: each clause must be a list"
+                                                       : "cond: each clause must be a list",
+                                             tail);
+      Value test = car(cl);
+      Value body = cdr(cl);
+      if (is_select && is_cons(body) && cdr(body) == kNil) body = cons(as_code(car(body)), kNil);
+      bool always = test == s.else_ || test == s.otherwise || test == s.kelse || test == kTrue;
+      if (always && !is_local(test)) {
+        fs_->depth = d0;
+        sequence(body, tail);
+        for (size_t h : ends) patch(h);
+        return;
+      }
+      fs_->depth = d0;
+      expr(test, false);
+      op(OP_IFJMP, -1);
+      size_t next = hole(), err = hole();
+      sequence(body, tail);
+      if (!tail) {
+        op(OP_JMP, 0);
+        ends.push_back(hole());
+      }
+      patch(err);
+      if (tail) {
+        // error in the test: return it
+        fs_->depth = d0 + 1;
+        op(OP_RETURN, -1);
+      } else {
+        op(OP_JMP, 0);
+        ends.push_back(hole());
+      }
+      patch(next);
+    }
+    fs_->depth = d0;
+    if (is_select)
+      compile_error("select: no clause matched", tail);
+    else {
+      op(OP_NIL, 1);
+      ret_if(tail);
+    }
+    for (size_t h : ends) patch(h);
+  }
+
+  // (case x (pattern result...) ...): patterns compared with ==; a pattern
+  // written {expr} is evaluated, a (a b c) pattern matches any of them.
+  void compile_case(Value args, size_t n, bool tail) {
+    if (n < 1) return compile_error("case: expected a value", tail);
+    const Sym& s = S();
+    ++fs_->block;
+    expr(car(args), false);
+    uint32_t slot = declare(intern("%case"), fs_->block, false);
+    store_slot(slot);
+    std::vector<size_t> ends;
+    int d0 = fs_->depth;
+    for (Value c = cdr(args); is_cons(c); c = cdr(c)) {
+      Value cl = car(c);
+      if (!is_cons(cl)) {
+        end_block();
+        return compile_error("case: each clause must be a list", tail);
+      }
+      Value pat = car(cl), body = cdr(cl);
+      fs_->depth = d0;
+      if (pat == s.else_ || pat == s.otherwise || pat == s.kelse || pat == s.underscore) {
+        sequence(body, tail);
+        for (size_t h : ends) patch(h);
+        end_block();
+        return;
+      }
+      std::vector<Value> alts;
+      if (is_qcons(pat)) {
+        alts.push_back(with_style(pat, false));
+      } else if (is_cons(pat)) {
+        for (Value p = pat; is_cons(p); p = cdr(p)) alts.push_back(car(p));
+      } else {
+        alts.push_back(pat);
+      }
+      std::vector<size_t> hits;
+      for (Value a : alts) {
+        load_slot(slot);
+        if (is_cons(a) && !is_qcons(a))
+          expr(a, false);
+        else if (is_symbol(a) && !is_keyword(a))
+          push_const(a);  // a bare symbol pattern is a literal
+        else
+          expr(a, false);
+        op(OP_EQV, -1);
+        op(OP_ORJ, -1);
+        hits.push_back(hole());
+        // ORJ left nothing when false: continue with the next alternative
+      }
+      op(OP_JMP, 0);
+      size_t next = hole();
+      for (size_t h : hits) patch(h);
+      adjust(1);
+      op(OP_POP, -1);
+      sequence(body, tail);
+      if (!tail) {
+        op(OP_JMP, 0);
+        ends.push_back(hole());
+      }
+      patch(next);
+    }
+    fs_->depth = d0;
+    compile_error("case: no clause matched", tail);
+    for (size_t h : ends) patch(h);
+    end_block();
+  }
+  void load_slot(uint32_t slot) {
+    if (fs_->env_mode) {
+      op(OP_ENVGET, 1);
+      emit(0);
+      emit(slot);
+      emit(konst(intern("%case")));
+    } else {
+      op(OP_LOCAL, 1);
+      emit(slot);
+    }
+  }
+
+  // Quasiquote: constant parts stay constant; the rest is rebuilt at run
+  // time by %qq (which also aborts on an error from any unquote).
+  static bool has_unquote(Value t) {
+    const Sym& s = S();
+    std::vector<Value> todo{t};
+    while (!todo.empty()) {
+      Value v = todo.back();
+      todo.pop_back();
+      if (!is_cons(v)) continue;
+      if (car(v) == s.unquote || car(v) == s.splice) return true;
+      for (Value e = v; is_cons(e); e = cdr(e)) todo.push_back(car(e));
+    }
+    return false;
+  }
+  void quasi(Value t) {
+    const Sym& s = S();
+    if (!is_cons(t) || !has_unquote(t)) {
+      push_const(t);
+      return;
+    }
+    if (is_tagged(t, s.unquote)) {
+      expr(car(cdr(t)), false);
+      return;
+    }
+    // (%qq mask e1 e2 ...): mask is a list of flags, :splice for spliced.
+    op(OP_GLOBAL, 1);
+    emit(konst(intern("%qq")));
+    ListBuilder mask(is_qcons(t));
+    size_t argc = 1;
+    for (Value e = t; is_cons(e); e = cdr(e)) ++argc;
+    op(OP_CONST, 1);
+    size_t mask_slot = hole();
+    for (Value e = t; is_cons(e); e = cdr(e)) {
+      Value el = car(e);
+      if (is_tagged(el, s.splice)) {
+        mask.push(kTrue);
+        expr(car(cdr(el)), false);
+      } else {
+        mask.push(kFalse);
+        quasi(el);
+      }
+    }
+    // The mask list's style carries the template's {} / () style.
+    Value m = mask.result();
+    if (m == kNil) m = kNil;
+    fs_->code[mask_slot] = konst(cons(make_bool(is_qcons(t)), m));
+    op(OP_CALL, -int(argc));
+    emit(uint32_t(argc));
+  }
+
+  // The locals visible here, for code eval'd at run time: ((name depth slot)...)
+  Value scope_snapshot() {
+    ListBuilder b;
+    uint32_t envdepth = 0;
+    for (FnState* f = fs_; f; f = f->parent) {
+      if (f->external) {
+        for (auto& e : f->ext)
+          b.push(list3(e.name, make_fix(envdepth + e.depth), make_fix(e.slot)));
+        continue;
+      }
+      for (auto& v : f->vars) b.push(list3(v.name, make_fix(envdepth), make_fix(v.slot)));
+      if (f->env_mode) ++envdepth;
+    }
+    return b.result();
+  }
+
+  Value pending_name_ = kNil;
+
+  // Compiles a function and emits CLOSURE for it.
+  void lambda(Value formals, Value body, Value name, Value key, Value src_body) {
+    if (name == kNil) name = pending_name_;
+    pending_name_ = kNil;
+    if (!is_list(formals)) return compile_error("lambda: parameters must be a list", false);
+    FnState f;
+    f.parent = fs_;
+    f.key = key;
+    f.env_mode = need_.count(key) > 0;
+    f.cur = fs_->cur;
+    uint16_t nparams = 0;
+    bool rest = false;
+    std::vector<Value> params;
+    for (Value p = formals; is_cons(p); p = cdr(p)) {
+      Value sym = car(p);
+      if (!is_symbol(sym) || is_keyword(sym))
+        return compile_error("lambda: parameters must be symbols", false);
+      if (sym == S().amp) {
+        if (!is_cons(cdr(p)) || !is_symbol(car(cdr(p))) || cdr(cdr(p)) != kNil)
+          return compile_error("lambda: & must be followed by exactly one name", false);
+        rest = true;
+        params.push_back(car(cdr(p)));
+        break;
+      }
+      params.push_back(sym);
+      ++nparams;
+    }
+    FnState* saved = fs_;
+    fs_ = &f;
+    for (Value p : params) declare(p, 0, false);
+    sequence(body, true);
+    fs_ = saved;
+    Proto* proto = finish(f, nparams, rest, name, formals, src_body);
+    op(OP_CLOSURE, 1);
+    emit(konst(obj_val(proto)));
+  }
+
+ public:
+  Proto* finish(FnState& f, uint16_t nparams, bool rest, Value name, Value formals, Value body) {
+    auto* p = static_cast<Proto*>(gc_alloc(sizeof(Proto)));
+    p->h = {Type::Proto, 0, 0, 0};
+    p->ncode = uint32_t(f.code.size());
+    p->code = static_cast<uint32_t*>(gc_alloc_atomic(sizeof(uint32_t) * (f.code.size() + 1)));
+    std::copy(f.code.begin(), f.code.end(), p->code);
+    p->nconsts = uint32_t(f.consts.size());
+    p->consts = static_cast<Value*>(gc_alloc(sizeof(Value) * (f.consts.size() + 1)));
+    std::copy(f.consts.begin(), f.consts.end(), p->consts);
+    p->nparams = nparams;
+    p->has_rest = rest;
+    p->env_mode = f.env_mode;
+    p->is_reset = 0;
+    p->nlocals = f.nlocals;
+    p->maxstack = uint32_t(f.maxdepth) + 4;
+    p->name = name;
+    p->formals = formals;
+    p->body = body;
+    p->file = file_;
+    p->nlocs = uint32_t(f.locs.size());
+    p->locs = static_cast<LocEntry*>(gc_alloc_atomic(sizeof(LocEntry) * (f.locs.size() + 1)));
+    std::copy(f.locs.begin(), f.locs.end(), p->locs);
+    p->scope = nullptr;
+    return p;
+  }
+};
+
+Value make_closure(Proto* p, Env* env) {
+  auto* c = static_cast<Closure*>(gc_alloc(sizeof(Closure)));
+  c->h = {Type::Closure, 0, 0, 0};
+  c->proto = p;
+  c->env = env;
+  return obj_val(c);
+}
+
+Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const char* file,
+                   Value scope, Env* env, bool toplevel) {
+  std::unordered_set<Value> need;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    Compiler c(vm, locs, file, need);
+    FnState* outer = scope == kNil ? nullptr : c.external_scope(scope);
+    Value proto = c.function_of(forms, key, outer, toplevel);
+    if (!c.restart) return make_closure(as_proto(proto), env);
+  }
+  return make_error("compiler: scope analysis did not converge");
+}
+
+}  // namespace
+
+Value compile_toplevel(VM& vm, Value form, const LocMap* locs, const char* file) {
+  return compile_body(vm, cons(form, kNil), form, locs, file, kNil, nullptr, true);
+}
+
+Value compile_program(VM& vm, Value forms, const LocMap* locs, const char* file) {
+  return compile_body(vm, forms, forms == kNil ? cons(kNil, kNil) : forms, locs, file, kNil,
+                      nullptr, true);
+}
+
+Value compile_eval(VM& vm, Value code, Value scope, Env* env) {
+  // A {q-expr} handed to eval is code; everything else evaluates as is.
+  Value form = is_qcons(code) ? with_style(code, false) : code;
+  if (form == kNil) return compile_body(vm, cons(kNil, kNil), cons(kNil, kNil), nullptr, nullptr,
+                                        scope, env, scope == kNil);
+  Value key = cons(form, kNil);
+  return compile_body(vm, key, key, nullptr, nullptr, scope, env, scope == kNil);
+}
+
+Value compile_lambda_value(VM& vm, Value formals, Value body) {
+  Value form = cons(intern("\\"), cons(formals, cons(body, kNil)));
+  Value thunk = compile_toplevel(vm, form, nullptr, nullptr);
+  if (is_error(thunk)) return thunk;
+  return vm.call(thunk, nullptr, 0);
+}
+
+SrcLoc proto_loc(const Proto* p, const uint32_t* pc) {
+  if (!p || !p->file || p->nlocs == 0) return {p ? p->file : nullptr, 0, 0};
+  uint32_t off = uint32_t(pc - p->code);
+  const LocEntry* best = nullptr;
+  size_t lo = 0, hi = p->nlocs;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (p->locs[mid].pc <= off) {
+      best = &p->locs[mid];
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (!best) best = &p->locs[0];
+  return {p->file, best->line, best->col};
+}
+
+}  // namespace valk

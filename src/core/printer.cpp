@@ -1,0 +1,272 @@
+// Printer: display and readable forms of values.
+//
+// Printing runs on an explicit work stack, so neither a long list nor a deep
+// one grows the C stack. Lists nested deeper than kMaxDepth print as `...`:
+// that bounds the output of a structure that (through mutation) contains
+// itself, and nothing real is that deep.
+#include "core/printer.h"
+
+#include <gc/gc.h>
+
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include "core/proto.h"
+
+namespace valk {
+
+namespace {
+
+constexpr int kMaxDepth = 10000;
+
+void put_int(std::string& out, int64_t i) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, i);
+  out.append(buf, r.ptr);
+}
+
+// Shortest text that reads back as the same double, always with a '.' or an
+// exponent so that it reads back as a float and not an integer.
+void put_float(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out += "nan";
+    return;
+  }
+  if (std::isinf(d)) {
+    out += d < 0 ? "-inf" : "inf";
+    return;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  std::string_view s(buf, size_t(r.ptr - buf));
+  out += s;
+  if (s.find_first_of(".e") == std::string_view::npos) out += ".0";
+}
+
+void put_quoted(std::string& out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\0': out += "\\0"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\v': out += "\\v"; break;
+      case 0x1b: out += "\\e"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;  // printable ASCII and UTF-8 bytes as they are
+        }
+    }
+  }
+  out += '"';
+}
+
+class Printer {
+ public:
+  explicit Printer(std::string& out) : out_(out) {}
+
+  void run(Value v, bool repr) {
+    todo_.push_back({Task::Val, repr, 0, 0, v, nullptr});
+    while (!todo_.empty()) {
+      Task t = todo_.back();
+      todo_.pop_back();
+      switch (t.kind) {
+        case Task::Val: value(t.v, t.repr, t.depth); break;
+        case Task::Rest: rest(t); break;
+        case Task::Lit: out_ += t.lit; break;
+      }
+    }
+  }
+
+ private:
+  struct Task {
+    enum Kind : uint8_t { Val, Rest, Lit } kind;
+    bool repr;
+    char close;  // Rest: the list's closing bracket
+    int depth;   // list nesting of the value
+    Value v;
+    const char* lit;
+  };
+  std::string& out_;
+  std::vector<Task> todo_;  // values here are reachable from the root
+
+  void push_val(Value v, bool repr, int depth) {
+    todo_.push_back({Task::Val, repr, 0, depth, v, nullptr});
+  }
+  void push_lit(const char* s) { todo_.push_back({Task::Lit, false, 0, 0, 0, s}); }
+  // A list value, or "{}" for nil: formals and bodies print as Q-expressions.
+  void push_qlist(Value v, bool repr, int depth) {
+    if (v == kNil)
+      push_lit("{}");
+    else
+      push_val(v, repr, depth);
+  }
+
+  // Continues a list after an element: the next element, the improper tail,
+  // or the closing bracket.
+  void rest(const Task& t) {
+    Value r = t.v;
+    if (r == kNil) {
+      out_ += t.close;
+    } else if (is_cons(r)) {
+      out_ += ' ';
+      todo_.push_back({Task::Rest, t.repr, t.close, t.depth, cdr(r), nullptr});
+      push_val(car(r), t.repr, t.depth + 1);
+    } else {
+      out_ += " . ";
+      push_lit(t.close == ')' ? ")" : "}");
+      push_val(r, t.repr, t.depth + 1);
+    }
+  }
+
+  // Prints `(\ FORMALS BODY)`; the parts are pushed in reverse.
+  void lambda_repr(Value formals, Value body, int depth) {
+    out_ += "(\\ ";
+    push_lit(")");
+    push_qlist(body, true, depth + 1);
+    push_lit(" ");
+    push_qlist(formals, true, depth + 1);
+  }
+
+  void value(Value v, bool repr, int depth) {
+    if (is_fix(v)) return put_int(out_, fix_val(v));
+    if (v == kNil) {
+      out_ += "()";
+      return;
+    }
+    if (v == kTrue || v == kFalse) {
+      out_ += v == kTrue ? "true" : "false";
+      return;
+    }
+    if (v == kUnbound) {
+      out_ += "#<unbound>";
+      return;
+    }
+    if (is_cons(v)) {
+      if (depth >= kMaxDepth) {
+        out_ += "...";
+        return;
+      }
+      bool q = is_qcons(v);
+      out_ += q ? '{' : '(';
+      todo_.push_back({Task::Rest, repr, q ? '}' : ')', depth, cdr(v), nullptr});
+      push_val(car(v), repr, depth + 1);
+      return;
+    }
+    if (!is_obj(v)) {
+      out_ += "#<invalid>";
+      return;
+    }
+    switch (as_obj(v)->type) {
+      case Type::Int: put_int(out_, int_val(v)); return;
+      case Type::Float: put_float(out_, float_val(v)); return;
+      case Type::String:
+        if (repr)
+          put_quoted(out_, as_string(v)->view());
+        else
+          out_ += as_string(v)->view();
+        return;
+      case Type::Symbol: out_ += as_symbol(v)->view(); return;
+      case Type::Builtin: {
+        const char* name = reinterpret_cast<Builtin*>(v)->name;
+        out_ += "<builtin ";
+        out_ += name ? name : "?";
+        out_ += '>';
+        return;
+      }
+      case Type::Closure: {
+        Proto* p = as_closure(v)->proto;
+        if (!p) {
+          out_ += "<lambda>";
+        } else if (repr) {
+          lambda_repr(p->formals, p->body, depth);
+        } else if (is_symbol(p->name)) {
+          out_ += "<lambda ";
+          out_ += as_symbol(p->name)->view();
+          out_ += '>';
+        } else {
+          out_ += "<lambda>";
+        }
+        return;
+      }
+      case Type::Partial: {
+        Partial* pa = as_partial(v);
+        if (!has_type(pa->fn, Type::Closure) || !as_closure(pa->fn)->proto) {
+          out_ += "<partial>";
+          return;
+        }
+        if (!repr) {
+          out_ += "<lambda>";
+          return;
+        }
+        // The inner function's formals less the ones already supplied.
+        Proto* p = as_closure(pa->fn)->proto;
+        static const Value amp = intern("&");
+        Value f = p->formals;
+        for (uint32_t i = 0; i < pa->h.extra && is_cons(f) && car(f) != amp; ++i) f = cdr(f);
+        lambda_repr(is_cons(f) ? with_style(f, true) : f, p->body, depth);
+        return;
+      }
+      case Type::Continuation: out_ += "<continuation>"; return;
+      case Type::Error:
+        // The message always displays, even inside a readable form.
+        out_ += repr ? "Error[" : "Error: ";
+        if (repr) push_lit("]");
+        push_val(as_error(v)->message, false, depth + 1);
+        return;
+      case Type::Env: out_ += "<env>"; return;
+      case Type::Proto: out_ += "<proto>"; return;
+      case Type::Opaque: {
+        auto* o = reinterpret_cast<const Opaque*>(v);
+        if (o->cls && o->cls->print) {
+          o->cls->print(out_, o);
+        } else {
+          out_ += '<';
+          out_ += o->cls && o->cls->name ? o->cls->name : "opaque";
+          out_ += '>';
+        }
+        return;
+      }
+    }
+    out_ += "#<invalid>";
+  }
+};
+
+}  // namespace
+
+void print_display(std::string& out, Value v) {
+  Printer(out).run(v, false);
+  GC_reachable_here(v);  // keeps the whole structure alive while printing
+}
+
+void print_repr(std::string& out, Value v) {
+  Printer(out).run(v, true);
+  GC_reachable_here(v);
+}
+
+std::string display_string(Value v) {
+  std::string s;
+  print_display(s, v);
+  return s;
+}
+
+std::string repr_string(Value v) {
+  std::string s;
+  print_repr(s, v);
+  return s;
+}
+
+}  // namespace valk

@@ -1,0 +1,20 @@
+// Printer: the display form (print, str) and the readable form (REPL).
+#pragma once
+
+#include <string>
+
+#include "core/value.h"
+
+namespace valk {
+
+// Display: strings raw, keywords with their colon, nil as (), errors as
+// "Error: msg". Used by print and str.
+void print_display(std::string& out, Value v);
+// Readable: strings quoted with escapes, errors as Error["msg"]. Used by the
+// REPL and by -e.
+void print_repr(std::string& out, Value v);
+
+std::string display_string(Value v);
+std::string repr_string(Value v);
+
+}  // namespace valk

@@ -1,0 +1,75 @@
+// The VM: an explicit-stack bytecode machine. A Lisp call pushes a Frame on
+// the VM's own frame stack, never a C frame, so recursion depth is bounded
+// only by memory (and max_depth), tail calls reuse their frame, and a
+// continuation is a copy of a segment of the two stacks.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/value.h"
+
+namespace valk {
+
+struct Proto;
+
+struct Frame {
+  const uint32_t* pc;  // next instruction of this frame
+  Closure* closure;    // the running function
+  Env* env;            // heap frame (env-mode functions) or captured env
+  uint32_t base;       // index of local slot 0 in the value stack
+  uint32_t flags;      // kFrameReset: delimiter of async-reset
+};
+inline constexpr uint32_t kFrameReset = 1;
+
+struct VM {
+  VM();
+  ~VM();
+  VM(const VM&) = delete;
+  VM& operator=(const VM&) = delete;
+
+  // ---- running code --------------------------------------------------------
+  // Calls fn with args and runs until it returns. Usable from C++ whenever
+  // no builtin is executing further up (the CLI, the event loop).
+  Value call(Value fn, const Value* args, int argc);
+  // Reads, compiles and runs every form of src; stops at the first error
+  // value and returns it (located), else the last value.
+  Value eval_source(std::string_view src, const char* file);
+  Value eval_form(Value form);
+  Value run_file(const std::string& path);
+
+  // For builtins that need Lisp code run (apply, eval, load): record the call
+  // and return the value this returns; the VM then performs the call in the
+  // builtin's place, as a tail call.
+  Value tail_call(Value fn, Value arglist);
+
+  // Stamps an unlocated error with the location of the running instruction.
+  void locate(Value err);
+  SrcLoc current_loc() const;
+
+  // ---- state -------------------------------------------------------------------
+  Value* stack = nullptr;
+  size_t stack_cap = 0;
+  size_t sp = 0;  // first free slot
+  Frame* frames = nullptr;
+  size_t frames_cap = 0;
+  size_t nframes = 0;
+  size_t max_depth;     // frames; past it a call yields an error value
+
+  int exit_code = 0;
+  bool exit_requested = false;  // (shutdown n) / (exit n): finish and exit
+  Value pending_fn = kNil;
+  Value pending_args = kNil;
+  std::string current_file;  // the file being loaded, for relative load
+
+  void grow_stack(size_t need);
+  void grow_frames();
+
+ private:
+  Value execute(size_t stop_depth);
+  friend struct VMAccess;
+};
+
+VM& current_vm();
+
+}  // namespace valk
