@@ -93,8 +93,9 @@ class Compiler {
   bool restart = false;
 
   // Compiles `forms` as the body of a zero-argument function.
-  Value function_of(Value forms, Value key, FnState* outer, bool toplevel) {
+  Value function_of(Value forms, Value key, FnState* outer, bool toplevel, SrcLoc at) {
     FnState f;
+    f.cur = at;
     f.parent = outer;
     f.key = key;
     f.toplevel = toplevel;
@@ -958,12 +959,12 @@ Value make_closure(Proto* p, Env* env) {
 }
 
 Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const char* file,
-                   Value scope, Env* env, bool toplevel) {
+                   Value scope, Env* env, bool toplevel, SrcLoc at = {nullptr, 0, 0}) {
   std::unordered_set<Value> need;
   for (int attempt = 0; attempt < 1000; ++attempt) {
     Compiler c(vm, locs, file, need);
     FnState* outer = scope == kNil ? nullptr : c.external_scope(scope);
-    Value proto = c.function_of(forms, key, outer, toplevel);
+    Value proto = c.function_of(forms, key, outer, toplevel, at);
     if (!c.restart) return make_closure(as_proto(proto), env);
   }
   return make_error("compiler: scope analysis did not converge");
@@ -971,8 +972,8 @@ Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const cha
 
 }  // namespace
 
-Value compile_toplevel(VM& vm, Value form, const LocMap* locs, const char* file) {
-  return compile_body(vm, cons(form, kNil), form, locs, file, kNil, nullptr, true);
+Value compile_toplevel(VM& vm, Value form, const LocMap* locs, const char* file, SrcLoc at) {
+  return compile_body(vm, cons(form, kNil), form, locs, file, kNil, nullptr, true, at);
 }
 
 Value compile_program(VM& vm, Value forms, const LocMap* locs, const char* file) {

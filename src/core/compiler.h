@@ -15,7 +15,8 @@ struct VM;
 // Compiles one top-level form into a zero-argument closure (global scope).
 // Malformed special forms do not fail the compile: they compile to code
 // that yields a located error value, as a builtin would.
-Value compile_toplevel(VM& vm, Value form, const LocMap* locs, const char* file);
+Value compile_toplevel(VM& vm, Value form, const LocMap* locs, const char* file,
+                       SrcLoc at = {nullptr, 0, 0});
 
 // Compiles a sequence of top-level forms (a file) into one closure that runs
 // them in order and stops at the first error value.

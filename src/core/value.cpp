@@ -16,13 +16,6 @@ namespace valk {
 void* gc_alloc(size_t bytes) { return GC_MALLOC(bytes); }
 void* gc_alloc_atomic(size_t bytes) { return GC_MALLOC_ATOMIC(bytes); }
 
-bool truthy(Value v) {
-  if (v == kFalse || v == kNil) return false;
-  if (is_fix(v)) return v != make_fix(0);
-  if (is_float(v)) return float_val(v) != 0.0;
-  return true;
-}
-
 Value make_int(int64_t i) {
   if (fits_fix(i)) return make_fix(i);
   auto* o = static_cast<Int*>(gc_alloc_atomic(sizeof(Int)));

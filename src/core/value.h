@@ -179,8 +179,14 @@ inline bool is_function(Value v) {
   return t == Type::Builtin || t == Type::Closure || t == Type::Partial ||
          t == Type::Continuation;
 }
+
 // Falsy: false, nil, 0 and 0.0 (SPEC 1.2).
-bool truthy(Value v);
+inline bool truthy(Value v) {
+  if (v == kFalse || v == kNil) return false;
+  if (is_fix(v)) return v != make_fix(0);
+  if (has_type(v, Type::Float)) return reinterpret_cast<const double*>(v)[1] != 0.0;
+  return true;
+}
 
 inline String* as_string(Value v) { return reinterpret_cast<String*>(v); }
 inline Symbol* as_symbol(Value v) { return reinterpret_cast<Symbol*>(v); }

@@ -244,9 +244,10 @@ Value VM::eval_source(std::string_view src, const char* file) {
   Reader reader(src, file, &locs);
   Value last = kNil;
   while (!reader.at_end()) {
+    SrcLoc at = reader.here();
     Value form = reader.read();
     if (is_error(form)) return form;
-    Value thunk = compile_toplevel(*this, form, &locs, file);
+    Value thunk = compile_toplevel(*this, form, &locs, file, at);
     if (is_error(thunk)) return thunk;
     last = call(thunk, nullptr, 0);
     if (is_error(last)) return last;
@@ -447,16 +448,61 @@ L_TRYCALL: {
   tail = false;
   goto do_call;
 }
-L_CALL:
+L_CALL: {
   n = int(*pc++);
-  f = size_t(top - stack) - size_t(n) - 1;
+  Value* fp = top - n - 1;
+  Value fn = *fp;
+  // Fast path: a stack-mode closure called with exactly its arity.
+  if (has_type(fn, Type::Closure)) {
+    Proto* p = as_closure(fn)->proto;
+    size_t fi = size_t(fp - stack);
+    if (uint32_t(n) == p->nparams && !(p->has_rest | p->env_mode) && nframes < max_depth &&
+        nframes + 1 < frames_cap && fi + 1 + p->nlocals + p->maxstack + 8 <= stack_cap) {
+      fr->pc = pc;
+      Frame& nf = frames[nframes++];
+      nf.pc = p->code;
+      nf.closure = as_closure(fn);
+      nf.env = as_closure(fn)->env;
+      nf.base = uint32_t(fi + 1);
+      nf.flags = 0;
+      base = fp + 1;
+      for (uint32_t i = uint32_t(n); i < p->nlocals; ++i) base[i] = kUnbound;
+      top = base + p->nlocals;
+      fr = &nf;
+      pc = p->code;
+      K = p->consts;
+      NEXT;
+    }
+  }
+  f = size_t(fp - stack);
   tail = false;
   goto do_call;
-L_TAILCALL:
+}
+L_TAILCALL: {
   n = int(*pc++);
-  f = size_t(top - stack) - size_t(n) - 1;
+  Value* fp = top - n - 1;
+  Value fn = *fp;
+  if (has_type(fn, Type::Closure)) {
+    Proto* p = as_closure(fn)->proto;
+    if (uint32_t(n) == p->nparams && !(p->has_rest | p->env_mode) &&
+        fr->base + p->nlocals + p->maxstack + 8 <= stack_cap) {
+      // Reuse the frame: slide callee and arguments down to its base.
+      Value* dst = base - 1;
+      for (int i = 0; i <= n; ++i) dst[i] = fp[i];
+      fr->closure = as_closure(fn);
+      fr->env = as_closure(fn)->env;
+      fr->pc = p->code;
+      for (uint32_t i = uint32_t(n); i < p->nlocals; ++i) base[i] = kUnbound;
+      top = base + p->nlocals;
+      pc = p->code;
+      K = p->consts;
+      NEXT;
+    }
+  }
+  f = size_t(fp - stack);
   tail = true;
   goto do_call;
+}
 L_CALL0V:
   if (!is_function(top[-1])) NEXT;
   n = 0;

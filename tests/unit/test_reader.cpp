@@ -309,6 +309,16 @@ TEST(Reader, ByteOrderMarkIsSkipped) {
   EXPECT_EQ(display_string(as_error(e)->message), "t.valk:1:5: unexpected ')'");
 }
 
+TEST(Reader, ByteOrderMarkOnlyAtStart) {
+  // Found by fuzzing: elsewhere the BOM bytes are ordinary UTF-8 symbol text,
+  // so a symbol may start with them (the fuzzer's round trip reads back with
+  // a leading space for that reason).
+  Value v = rd(" \xEF\xBB\xBFx");
+  ASSERT_TRUE(is_symbol(v));
+  EXPECT_EQ(as_symbol(v)->view(), "\xEF\xBB\xBFx");
+  EXPECT_EQ(rd("\xEF\xBB\xBFx"), sym("x"));
+}
+
 // ---- errors ------------------------------------------------------------------
 
 TEST(Reader, UnexpectedCharacters) {
