@@ -28,6 +28,7 @@ const char kUsage[] =
 
 // A top-level error: file:line:col: message on stderr.
 void report(const valk::Value err) {
+  fflush(stdout);  // keep what the program printed before the error in order
   const valk::Error* e = valk::as_error(err);
   std::string msg = valk::display_string(e->message);
   if (e->loc.file && msg.rfind(e->loc.file, 0) != 0)

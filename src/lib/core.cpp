@@ -82,6 +82,14 @@ Value b_do(VM& vm, Value* args, int argc) {
   return argc ? args[argc - 1] : kNil;
 }
 
+// (%reverse-list l): reversed as a {} list, the style upstream's map and
+// filter return.
+Value b_reverse_list(VM& vm, Value* args, int argc) {
+  Value out = kNil;
+  for (Value p = args[0]; is_cons(p); p = cdr(p)) out = cons(car(p), out, true);
+  return out;
+}
+
 Value b_repr(VM& vm, Value* args, int argc) { return make_string(repr_string(args[0])); }
 
 Value b_not(VM& vm, Value* args, int argc) {
@@ -210,6 +218,7 @@ void open_core(VM& vm) {
   define("do", b_do, 0, -1);
   define("not", b_not, 1, 1);
   define("repr", b_repr, 1, 1);
+  define("%reverse-list", b_reverse_list, 1, 1);
   define("load", b_load, 1, 1);
   define("exit", b_exit, 0, 1);
   define("shutdown", b_shutdown, 0, 1);
