@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(g++ cmake make pkg-config libgc-dev libedit-dev libgtest-dev googletest)
-TEST_PKGS=(clang-14 libclang-rt-14-dev)
+TEST_PKGS=(clang-14 libclang-rt-14-dev time)
 BENCH_PKGS=(lua5.4 guile-3.0 hyperfine)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

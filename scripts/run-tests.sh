@@ -51,7 +51,7 @@ suite() {  # suite DIR LABEL
 
 if [ "${VALK_TEST_ONLY:-}" != fuzz ]; then
   step "release build (gcc)"
-  build build -DCMAKE_BUILD_TYPE=Release; record "release build" $?
+  build build -DVALK_TESTS=ON -DCMAKE_BUILD_TYPE=Release; record "release build" $?
   suite build release
 fi
 
@@ -71,7 +71,7 @@ fi
 if [ -z "${VALK_TEST_QUICK:-}" ] && [ "${VALK_TEST_ONLY:-}" != fuzz ]; then
   step "sanitizer build (clang 14, ASan + UBSan)"
   mkdir -p build-asan
-  if CC=clang-14 CXX=clang++-14 build build-asan -DVALK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  if CC=clang-14 CXX=clang++-14 build build-asan -DVALK_SANITIZE=ON -DVALK_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
     record "asan build" 0
     # The collector scans memory conservatively: leak checking does not apply.
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -42,6 +42,7 @@ struct Sym {
   Value plus = intern("+"), minus = intern("-"), star = intern("*");
   Value lt = intern("<"), gt = intern(">"), le = intern("<="), ge = intern(">=");
   Value eq = intern("==");
+  Value head = intern("head"), tail = intern("tail"), nilp = intern("nil?");
 };
 const Sym& S() {
   static const Sym* s = new Sym;
@@ -87,8 +88,8 @@ bool first_is_list(Value l) { return is_cons(l) && is_list(car(l)); }
 
 class Compiler {
  public:
-  Compiler(VM& vm, const LocMap* locs, const char* file, std::unordered_set<Value>& need)
-      : vm_(vm), locs_(locs), file_(file), need_(need) {}
+  Compiler(const LocMap* locs, const char* file, std::unordered_set<Value>& need)
+      : locs_(locs), file_(file), need_(need) {}
 
   bool restart = false;
 
@@ -120,7 +121,6 @@ class Compiler {
   }
 
  private:
-  VM& vm_;
   const LocMap* locs_;
   const char* file_;
   std::unordered_set<Value>& need_;
@@ -337,6 +337,17 @@ class Compiler {
         return;
       }
     }
+    if (argc == 1 && is_symbol(head) && !is_local(head)) {
+      const Sym& s = S();
+      Op inl = head == s.head ? OP_HEAD : head == s.tail ? OP_TAIL : head == s.nilp ? OP_ISNIL
+                                                                                    : OP_COUNT;
+      if (inl != OP_COUNT) {
+        expr(car(cdr(x)), false);
+        op(inl, 0);
+        ret_if(tail);
+        return;
+      }
+    }
     expr(head, false);
     for (Value a = cdr(x); is_cons(a); a = cdr(a)) expr(car(a), false);
     if (tail) {
@@ -442,10 +453,12 @@ class Compiler {
         ret_if(tail);
         return true;
       }
+      // The last argument is in tail position; the others jump out with
+      // the deciding value.
       std::vector<size_t> exits;
       for (Value a = args; is_cons(a); a = cdr(a)) {
         if (!is_cons(cdr(a))) {
-          expr(car(a), false);
+          expr(car(a), tail);
         } else {
           expr(car(a), false);
           op(head == s.and_ ? OP_ANDJ : OP_ORJ, -1);
@@ -453,7 +466,10 @@ class Compiler {
         }
       }
       for (size_t h : exits) patch(h);
-      ret_if(tail);
+      if (tail && !exits.empty()) {
+        adjust(1);
+        op(OP_RETURN, -1);
+      }
       return true;
     }
     if (head == s.cond || head == s.select) return compile_cond(args, head == s.select, tail), true;
@@ -962,7 +978,7 @@ Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const cha
                    Value scope, Env* env, bool toplevel, SrcLoc at = {nullptr, 0, 0}) {
   std::unordered_set<Value> need;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    Compiler c(vm, locs, file, need);
+    Compiler c(locs, file, need);
     FnState* outer = scope == kNil ? nullptr : c.external_scope(scope);
     Value proto = c.function_of(forms, key, outer, toplevel, at);
     if (!c.restart) return make_closure(as_proto(proto), env);

@@ -43,6 +43,9 @@ namespace valk {
   X(LE, 0)                                                                  \
   X(GE, 0)                                                                  \
   X(EQ, 0)                                                                  \
+  X(HEAD, 0)       /* inlined (head l), (tail l), (nil? x)            */    \
+  X(TAIL, 0)                                                                \
+  X(ISNIL, 0)                                                               \
   X(EQV, 0)        /*          ( a b -- bool ) structural, for case   */
 
 enum Op : uint32_t {

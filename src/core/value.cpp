@@ -47,8 +47,21 @@ Value make_string(std::string_view s) {
   return v;
 }
 
+// Cons cells are the most common allocation: take them from a batch that
+// GC_malloc_many hands out, linked through their first word. The batch is
+// reachable from this static, so the collector does not reclaim it.
+namespace {
+void* g_cons_batch = nullptr;
+}
+
 Value cons(Value a, Value d, bool quoted) {
-  auto* c = static_cast<Cons*>(GC_MALLOC(sizeof(Cons)));
+  if (!g_cons_batch) g_cons_batch = GC_malloc_many(sizeof(Cons));
+  auto* c = static_cast<Cons*>(g_cons_batch);
+  if (!c) {
+    fprintf(stderr, "valk: out of memory\n");
+    abort();
+  }
+  g_cons_batch = GC_NEXT(c);
   c->car = a;
   c->cdr = d;
   return reinterpret_cast<Value>(c) | (quoted ? 6 : 4);

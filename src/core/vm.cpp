@@ -36,7 +36,8 @@ VM* g_vm = nullptr;
 GC_push_other_roots_proc g_prev_push = nullptr;
 
 // Only the live part of the VM stacks is a root: slots above sp may hold
-// stale pointers that must not keep garbage alive.
+// stale pointers that must not keep garbage alive. The interpreter loop keeps
+// its stack top in a register, so it stores sp before anything allocates.
 void GC_CALLBACK push_vm_roots() {
   if (g_prev_push) g_prev_push();
   VM* vm = g_vm;
@@ -92,9 +93,9 @@ Inline g_inline[OP_COUNT];
 bool g_inline_redefined = false;
 constexpr uint16_t kSymInlined = 1;  // Symbol::h.aux flag
 
-Value call_builtin_of(Op o, VM& vm, Value* args) {
+Value call_builtin_of(Op o, VM& vm, Value* args, int argc = 2) {
   auto* b = reinterpret_cast<Builtin*>(g_inline[o].builtin);
-  return b->fn(vm, args, 2);
+  return b->fn(vm, args, argc);
 }
 
 }  // namespace
@@ -105,6 +106,11 @@ VM::VM() {
   static bool gc_ready = false;
   if (!gc_ready) {
     GC_INIT();
+    // Start with a 32 MB heap: programs that build large live structures
+    // then collect far less often while the heap grows, and untouched pages
+    // cost no resident memory. GC_INITIAL_HEAP_SIZE overrides it.
+    if (!getenv("GC_INITIAL_HEAP_SIZE") && GC_get_heap_size() < (32u << 20))
+      GC_expand_hp((32u << 20) - GC_get_heap_size());
     g_prev_push = GC_get_push_other_roots();
     GC_set_push_other_roots(push_vm_roots);
     gc_ready = true;
@@ -135,7 +141,8 @@ VM::VM() {
     Op op;
     const char* name;
   } inl[] = {{OP_ADD, "+"}, {OP_SUB, "-"}, {OP_MUL, "*"}, {OP_LT, "<"},
-             {OP_GT, ">"},  {OP_LE, "<="}, {OP_GE, ">="}, {OP_EQ, "=="}};
+             {OP_GT, ">"},  {OP_LE, "<="}, {OP_GE, ">="}, {OP_EQ, "=="},
+             {OP_HEAD, "head"}, {OP_TAIL, "tail"}, {OP_ISNIL, "nil?"}};
   for (auto& i : inl) {
     Value s = intern(i.name);
     g_inline[i.op] = {s, as_symbol(s)->global};
@@ -193,9 +200,19 @@ Value VM::tail_call(Value fn, Value arglist) {
 }
 
 SrcLoc VM::current_loc() const {
+  // An error raised inside the built-in library is reported where the
+  // program called into it: skip frames of <lib>/ files when there are others.
+  bool skip_lib = false;
+  for (size_t i = nframes; i-- > 0;) {
+    const char* f = frames[i].closure->proto->file;
+    if (f && strncmp(f, "<lib>/", 6) != 0) {
+      skip_lib = true;
+      break;
+    }
+  }
   for (size_t i = nframes; i-- > 0;) {
     const Proto* p = frames[i].closure->proto;
-    if (p->file) {
+    if (p->file && !(skip_lib && strncmp(p->file, "<lib>/", 6) == 0)) {
       // frames below the top point past their CALL; step back into it.
       const uint32_t* pc = frames[i].pc;
       if (pc > p->code) --pc;
@@ -292,6 +309,7 @@ Value VM::execute(size_t stop_depth) {
   int n = 0;     // argument count
   bool tail = false;
   Value result = kNil;
+  Value builtin_result = kNil;
 
 #define LOAD_FRAME()                                      \
   do {                                                    \
@@ -473,6 +491,23 @@ L_CALL: {
       K = p->consts;
       NEXT;
     }
+  } else if (has_type(fn, Type::Builtin)) {
+    // Fast path: a builtin called with an acceptable number of arguments.
+    auto* bi = reinterpret_cast<Builtin*>(fn);
+    if (n >= bi->min_args && (bi->max_args < 0 || n <= bi->max_args)) {
+      fr->pc = pc;
+      f = size_t(fp - stack);
+      sp = f + 1 + size_t(n);
+      tail = false;
+      builtin_result = bi->fn(*this, fp + 1, n);
+      if (builtin_result == kUnbound || is_error(builtin_result)) goto after_builtin;
+      // Nested runs (runtime lambdas) may have moved the stacks.
+      fr = &frames[nframes - 1];
+      base = stack + fr->base;
+      stack[f] = builtin_result;
+      top = stack + f + 1;
+      NEXT;
+    }
   }
   f = size_t(fp - stack);
   tail = false;
@@ -523,6 +558,7 @@ L_RETURN:
   result = top[-1];
   goto do_return;
 L_CLOSURE: {
+  sp = size_t(top - stack);  // the collector must see the operand stack
   auto* c = static_cast<Closure*>(GC_MALLOC(sizeof(Closure)));
   c->h = {Type::Closure, 0, 0, 0};
   c->proto = as_proto(K[*pc++]);
@@ -674,6 +710,34 @@ L_SHIFT: {
 #undef ARITH
 #undef CMP
 
+#define UNARY(OPNAME, FAST_COND, FAST_VAL)                            \
+  L_##OPNAME : {                                                      \
+    Value a = top[-1];                                                \
+    if ((FAST_COND) && !g_inline_redefined) {                         \
+      top[-1] = (FAST_VAL);                                           \
+      NEXT;                                                           \
+    }                                                                 \
+    Inline& in = g_inline[OP_##OPNAME];                               \
+    if (as_symbol(in.sym)->global == in.builtin) {                    \
+      SAVE();                                                         \
+      Value r = call_builtin_of(OP_##OPNAME, *this, top - 1, 1);      \
+      locate(r);                                                      \
+      top[-1] = r;                                                    \
+      NEXT;                                                           \
+    }                                                                 \
+    top[0] = top[-1];                                                 \
+    top[-1] = as_symbol(in.sym)->global;                              \
+    ++top;                                                            \
+    f = size_t(top - stack) - 2;                                      \
+    n = 1;                                                            \
+    tail = false;                                                     \
+    goto do_call;                                                     \
+  }
+  UNARY(HEAD, is_cons(a), car(a))
+  UNARY(TAIL, is_cons(a), cdr(a))
+  UNARY(ISNIL, !is_error(a), make_bool(a == kNil))
+#undef UNARY
+
 L_EQV: {
   top[-2] = make_bool(values_equal(top[-2], top[-1]));
   --top;
@@ -684,6 +748,8 @@ L_EQV: {
 // On entry: stack[f] is the callee, stack[f+1 .. f+n] the arguments, top
 // just above them; `tail` says whether the current frame is replaced.
 do_call : {
+  // Paths below may allocate: the collector sees the stack up to sp only.
+  sp = size_t(top - stack);
   Value fn = stack[f];
   if (!is_obj(fn)) goto call_nonfunction;
   switch (as_obj(fn)->type) {
@@ -771,26 +837,8 @@ do_call : {
       }
       SAVE();
       sp = f + 1 + size_t(n);
-      Value r = bi->fn(*this, stack + f + 1, n);
-      // The builtin may have run nested code that grew the stacks.
-      LOAD_FRAME();
-      if (r == kUnbound && pending_fn != kNil) {
-        Value pf = pending_fn, pa = pending_args;
-        pending_fn = pending_args = kNil;
-        size_t cnt = list_length(pa);
-        size_t need = f + cnt + 16;
-        if (need > stack_cap) grow_stack(need);
-        LOAD_FRAME();
-        stack[f] = pf;
-        size_t i = f + 1;
-        for (Value a = pa; is_cons(a); a = cdr(a)) stack[i++] = car(a);
-        top = stack + i;
-        n = int(cnt);
-        goto do_call;
-      }
-      if (is_error(r)) locate(r);
-      result = r;
-      goto deliver_pre;
+      builtin_result = bi->fn(*this, stack + f + 1, n);
+      goto after_builtin;
     }
     case Type::Partial: {
       Partial* part = as_partial(fn);
@@ -860,6 +908,30 @@ call_nonfunction:
     result = make_errorf("cannot call a non-function: %s", type_name(fn));
     locate(result);
   }
+  goto deliver_pre;
+}
+
+// A builtin returned: a tail call it asked for, or its value.
+after_builtin : {
+  Value r = builtin_result;
+  // The builtin may have run nested code that grew the stacks.
+  LOAD_FRAME();
+  if (r == kUnbound && pending_fn != kNil) {
+    Value pf = pending_fn, pa = pending_args;
+    pending_fn = pending_args = kNil;
+    size_t cnt = list_length(pa);
+    size_t need = f + cnt + 16;
+    if (need > stack_cap) grow_stack(need);
+    LOAD_FRAME();
+    stack[f] = pf;
+    size_t i = f + 1;
+    for (Value a = pa; is_cons(a); a = cdr(a)) stack[i++] = car(a);
+    top = stack + i;
+    n = int(cnt);
+    goto do_call;
+  }
+  if (is_error(r)) locate(r);
+  result = r;
   goto deliver_pre;
 }
 

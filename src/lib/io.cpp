@@ -33,6 +33,12 @@ Value b_error(VM&, Value* args, int) {
 
 Value b_is_error(VM&, Value* args, int) { return make_bool(is_error(args[0])); }
 
+// (ref? x): upstream's test for its opaque Reference values; here, any opaque
+// runtime object (capture, handle, request, ...).
+Value b_is_ref(VM&, Value* args, int) {
+  return make_bool(is_obj(args[0]) && as_obj(args[0])->type == Type::Opaque);
+}
+
 Value b_error_message(VM&, Value* args, int) {
   if (!is_error(args[0])) return bad_arg("error-message", 0, "an error", args[0]);
   return as_error(args[0])->message;
@@ -211,7 +217,8 @@ void open_io(VM&) {
   define("read-file", b_read_file, 1, 1);
   define("write-file", b_write_file, 2, 2);
   define("file-exists?", b_file_exists, 1, 1);
-  define("test/capture-start", b_capture_start, 0, -1);
+  define("ref?", b_is_ref, 1, 1);
+  define("test/capture-start", b_capture_start, 0, 0);
   define("test/capture-stop", b_capture_stop, 1, 1);
 }
 

@@ -220,7 +220,12 @@ Value b_gt(VM&, Value* args, int argc) { return compare_chain(">", Cmp::Gt, args
 Value b_le(VM&, Value* args, int argc) { return compare_chain("<=", Cmp::Le, args, argc); }
 Value b_ge(VM&, Value* args, int argc) { return compare_chain(">=", Cmp::Ge, args, argc); }
 
-Value b_eq(VM&, Value* args, int) { return make_bool(compat_equal(args[0], args[1])); }
+// (== a b c ...): all equal (calls with two arguments are compiled inline).
+Value b_eq(VM&, Value* args, int argc) {
+  for (int i = 1; i < argc; ++i)
+    if (!compat_equal(args[0], args[i])) return kFalse;
+  return kTrue;
+}
 Value b_ne(VM&, Value* args, int) { return make_bool(!compat_equal(args[0], args[1])); }
 
 Value b_ord(VM&, Value* args, int) {
@@ -299,7 +304,7 @@ void open_math(VM&) {
   define(">", b_gt, 2, -1);
   define("<=", b_le, 2, -1);
   define(">=", b_ge, 2, -1);
-  define("==", b_eq, 2, 2);
+  define("==", b_eq, 2, -1);
   define("!=", b_ne, 2, 2);
   define("ord", b_ord, 2, 2);
   define("min", b_min, 1, -1);

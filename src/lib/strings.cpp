@@ -252,6 +252,30 @@ Value b_trim(VM&, Value* args, int) {
   return t.size() == s.size() ? args[0] : make_string(t);
 }
 
+Value trim_side(const char* name, bool left, Value* args) {
+  VALK_CHECK(is_string(args[0]), name, 0, "a string");
+  std::string_view s = sv(args[0]), t = s;
+  if (left)
+    while (!t.empty() && is_space(t.front())) t.remove_prefix(1);
+  else
+    while (!t.empty() && is_space(t.back())) t.remove_suffix(1);
+  return t.size() == s.size() ? args[0] : make_string(t);
+}
+Value b_trim_left(VM&, Value* args, int) { return trim_side("str/trim-left", true, args); }
+Value b_trim_right(VM&, Value* args, int) { return trim_side("str/trim-right", false, args); }
+
+// (str/nth s i): the one-byte string at 0-based index i.
+Value b_str_nth(VM&, Value* args, int) {
+  VALK_CHECK(is_string(args[0]), "str/nth", 0, "a string");
+  VALK_CHECK(is_int(args[1]), "str/nth", 1, "an integer");
+  std::string_view s = sv(args[0]);
+  int64_t i = int_val(args[1]);
+  if (i < 0 || uint64_t(i) >= s.size())
+    return make_errorf("str/nth: index %lld out of range for a string of length %zu",
+                       (long long)i, s.size());
+  return make_string(s.substr(size_t(i), 1));
+}
+
 Value check_two_strings(const char* name, Value* args) {
   if (!is_string(args[0])) return bad_arg(name, 0, "a string", args[0]);
   if (!is_string(args[1])) return bad_arg(name, 1, "a string", args[1]);
@@ -404,6 +428,9 @@ void open_strings(VM&) {
   define("str/upper", b_upper, 1, 1);
   define("str/lower", b_lower, 1, 1);
   define("str/trim", b_trim, 1, 1);
+  define("str/trim-left", b_trim_left, 1, 1);
+  define("str/trim-right", b_trim_right, 1, 1);
+  define("str/nth", b_str_nth, 2, 2);
   define("str/contains?", b_contains, 2, 2);
   define("str/starts-with?", b_starts_with, 2, 2);
   define("str/ends-with?", b_ends_with, 2, 2);

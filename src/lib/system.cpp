@@ -30,7 +30,34 @@ Value b_type(VM&, Value* args, int) {
   return intern(std::string(":") + type_name(args[0]));
 }
 
-Value b_set_log_level(VM&, Value* args, int) { return args[0]; }
+// (type-of x): upstream's type names, as strings ("Number", "Function", ...).
+Value b_type_of(VM&, Value* args, int) {
+  Value v = args[0];
+  const char* t;
+  if (is_number(v) || is_bool(v)) t = "Number";  // upstream booleans are numbers
+  else if (v == kNil) t = "Nil";
+  else if (is_qcons(v)) t = "Q-Expression";
+  else if (is_cons(v)) t = "S-Expression";
+  else if (is_string(v)) t = "String";
+  else if (is_symbol(v)) t = "Symbol";
+  else if (is_function(v)) t = "Function";
+  else if (is_error(v)) t = "Error";
+  else t = "Reference";
+  return make_string(t);
+}
+
+// Upstream's short predicate names.
+Value b_is_fun(VM&, Value* args, int) { return make_bool(is_function(args[0])); }
+Value b_is_num(VM&, Value* args, int) { return make_bool(is_number(args[0])); }
+Value b_is_str(VM&, Value* args, int) { return make_bool(is_string(args[0])); }
+Value b_is_sym(VM&, Value* args, int) { return make_bool(is_symbol(args[0])); }
+
+// (sys/log/set-level "warn"): returns its argument, as upstream; a non-string
+// is an error. (No logging is routed through a level yet.)
+Value b_set_log_level(VM&, Value* args, int) {
+  VALK_CHECK(is_string(args[0]), "sys/log/set-level", 0, "a string");
+  return args[0];
+}
 
 Value b_getenv(VM&, Value* args, int) {
   VALK_CHECK(is_string(args[0]), "getenv", 0, "a string");
@@ -72,6 +99,21 @@ Value b_gc_stats(VM&, Value*, int) {
   lb.push(make_int(int64_t(GC_get_gc_no())));
   lb.push(intern(":total-bytes"));
   lb.push(make_int(int64_t(GC_get_total_bytes())));
+  return lb.result();
+}
+
+// (mem/gc/metrics): a plist, upstream's key names.
+Value b_gc_metrics(VM&, Value*, int) {
+  ListBuilder lb(true);
+  auto kv = [&](const char* k, size_t v) {
+    lb.push(intern(k));
+    lb.push(make_int(int64_t(v)));
+  };
+  kv(":cycles", GC_get_gc_no());
+  kv(":heap-used", heap_usage());
+  kv(":heap-total", GC_get_heap_size());
+  kv(":heap-free", GC_get_free_bytes());
+  kv(":bytes-allocated", GC_get_total_bytes());
   return lb.result();
 }
 
@@ -164,6 +206,22 @@ void open_system(VM&) {
   define("mem/arena/high-water", b_arena_high_water, 0, -1);
   define("mem/checkpoint/stats", b_checkpoint_stats, 0, -1);
   define("mem/stats", b_mem_stats, 0, -1);
+  define("mem/gc/metrics", b_gc_metrics, 0, 0);
+  define("type-of", b_type_of, 1, 1);
+  define("fun?", b_is_fun, 1, 1);
+  define("num?", b_is_num, 1, 1);
+  define("str?", b_is_str, 1, 1);
+  define("sym?", b_is_sym, 1, 1);
+  // Older upstream names of the memory builtins (upstream's own tests use them).
+  define("heap-usage", b_heap_usage, 0, 0);
+  define("heap-hard-limit", b_hard_limit, 0, 0);
+  define("gc-collect", b_gc_collect, 0, 0);
+  define("gc-stats", b_mem_stats, 0, 0);
+  define("gc-threshold-pct", b_threshold, 0, 0);
+  define("set-gc-threshold-pct", b_set_threshold, 1, 1);
+  define("arena-size", b_arena_capacity, 0, 0);
+  define("arena-usage", b_heap_usage, 0, 0);
+  define("arena-high-water", b_arena_high_water, 0, 0);
 }
 
 }  // namespace valk

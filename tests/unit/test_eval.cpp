@@ -136,3 +136,11 @@ TEST(GC, LiveDataSurvivesCollection) {
   EXPECT_EQ(ev("(len keep)"), "100000");
   EXPECT_EQ(ev("(foldl + 0 keep)"), "4999950000");
 }
+
+// Regression: values on the operand stack must survive a collection that a
+// closure allocation triggers (the loop keeps its stack top in a register).
+TEST(GC, OperandStackIsARootDuringAllocation) {
+  ev("(fun (mk i) (if (== i 0) () (cons (list (range 0 50) (fn (x) x) (range 0 50)) (mk (- i 1)))))");
+  EXPECT_EQ(ev("(def r (mk 20000)) (foldl (fn (acc e) (+ acc (len (head e)) (len (head (tail (tail e)))))) 0 r)"),
+            "2000000");
+}
