@@ -228,6 +228,13 @@ class Compiler {
     }
     return {Where::Global};
   }
+  // When compiling code for eval, a variable of the frame that called eval.
+  const ExtVar* eval_caller_var(Value name) const {
+    if (!fs_->parent || !fs_->parent->external) return nullptr;
+    for (auto it = fs_->parent->ext.rbegin(); it != fs_->parent->ext.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  }
   uint32_t declare(Value name, int block, bool checked) {
     uint32_t slot = fs_->nlocals++;
     fs_->vars.push_back({name, slot, block, checked});
@@ -240,7 +247,25 @@ class Compiler {
             v.end());
     --fs_->block;
   }
+  // Upstream's plist shorthand: `req:path` is (plist/get req :path) when
+  // `req` is a local variable (for globals the VM resolves it at run time).
+  bool plist_shorthand(Value name) {
+    std::string_view n = as_symbol(name)->view();
+    size_t colon = n.find(':', 1);
+    if (colon == std::string_view::npos || colon + 1 >= n.size() || is_local(name)) return false;
+    Value prefix = intern(n.substr(0, colon));
+    if (!is_local(prefix)) return false;
+    op(OP_GLOBAL, 1);
+    emit(konst(intern("plist/get")));
+    load_var(prefix);
+    push_const(intern(n.substr(colon)));
+    op(OP_CALL, -2);
+    emit(2);
+    return true;
+  }
+
   void load_var(Value name) {
+    if (plist_shorthand(name)) return;
     Resolved r = resolve(name);
     switch (r.where) {
       case Where::Local:
@@ -318,24 +343,20 @@ class Compiler {
   void call(Value x, bool tail) {
     Value head = car(x);
     size_t argc = list_length(cdr(x));
-    if (argc == 2 && is_symbol(head) && !is_local(head)) {
-      Op inl = OP_COUNT;
-      const Sym& s = S();
-      if (head == s.plus) inl = OP_ADD;
-      else if (head == s.minus) inl = OP_SUB;
-      else if (head == s.star) inl = OP_MUL;
-      else if (head == s.lt) inl = OP_LT;
-      else if (head == s.gt) inl = OP_GT;
-      else if (head == s.le) inl = OP_LE;
-      else if (head == s.ge) inl = OP_GE;
-      else if (head == s.eq) inl = OP_EQ;
-      if (inl != OP_COUNT) {
-        expr(car(cdr(x)), false);
-        expr(car(cdr(cdr(x))), false);
+    Op inl = inline_binary(head, argc);
+    if (inl != OP_COUNT) {
+      Value a = car(cdr(x)), b = car(cdr(cdr(x)));
+      expr(a, false);
+      if ((inl == OP_ADD || inl == OP_SUB) && is_fix(b) && fix_val(b) > -(1 << 30) &&
+          fix_val(b) < (1 << 30)) {
+        op(inl == OP_ADD ? OP_ADDI : OP_SUBI, 0);
+        emit(uint32_t(int32_t(fix_val(b))));
+      } else {
+        expr(b, false);
         op(inl, -1);
-        ret_if(tail);
-        return;
       }
+      ret_if(tail);
+      return;
     }
     if (argc == 1 && is_symbol(head) && !is_local(head)) {
       const Sym& s = S();
@@ -431,6 +452,9 @@ class Compiler {
     if (head == s.do_) return sequence(args, tail), true;
     if (head == s.def) return compile_def(args, n, tail, true), true;
     if (head == s.assign) return compile_def(args, n, tail, false), true;
+    if ((head == s.backslash || head == s.lambda || head == s.fn) && n >= 1 &&
+        !is_list(arg(0)))
+      return false;  // not a lambda form: a call of a function by that name
     if (head == s.backslash) {
       if (n != 2) return compile_error("\\: expected a parameter list and a body", tail), true;
       lambda(arg(0), body_forms(arg(1)), kNil, x, arg(1));
@@ -555,13 +579,56 @@ class Compiler {
     return is_cons(t) && car(t) == tag && is_cons(cdr(t)) && cdr(cdr(t)) == kNil;
   }
 
+  // Evaluates a condition and branches: falls through when it is truthy,
+  // jumps to an else hole when falsy and to an error hole (with the error
+  // on the stack) when it is an error. An inlinable comparison becomes
+  // one fused instruction.
+  void branch_on(Value c, std::vector<size_t>& else_h, std::vector<size_t>& err_h) {
+    Op cmp = is_cons(c) && !is_qcons(c) ? inline_binary(car(c), list_length(cdr(c))) : OP_COUNT;
+    if (cmp == OP_LT || cmp == OP_GT || cmp == OP_LE || cmp == OP_GE || cmp == OP_EQ) {
+      SrcLoc saved = fs_->cur;
+      set_loc_of(c);
+      expr(car(cdr(c)), false);
+      expr(car(cdr(cdr(c))), false);
+      op(OP_IFCMP, -2);
+      emit(cmp);
+      else_h.push_back(hole());
+      err_h.push_back(hole());
+      // Taken only when the program redefined the comparison.
+      emit(OP_CALL);
+      emit(2);
+      emit(OP_IFJMP);
+      else_h.push_back(hole());
+      err_h.push_back(hole());
+      fs_->cur = saved;
+      return;
+    }
+    expr(c, false);
+    op(OP_IFJMP, -1);
+    else_h.push_back(hole());
+    err_h.push_back(hole());
+  }
+
+  Op inline_binary(Value head, size_t argc) const {
+    if (argc != 2 || !is_symbol(head) || is_local(head)) return OP_COUNT;
+    const Sym& s = S();
+    if (head == s.plus) return OP_ADD;
+    if (head == s.minus) return OP_SUB;
+    if (head == s.star) return OP_MUL;
+    if (head == s.lt) return OP_LT;
+    if (head == s.gt) return OP_GT;
+    if (head == s.le) return OP_LE;
+    if (head == s.ge) return OP_GE;
+    if (head == s.eq) return OP_EQ;
+    return OP_COUNT;
+  }
+
   void compile_if(Value args, size_t n, bool tail) {
     if (n < 2 || n > 3) return compile_error("if: expected 2 or 3 arguments, got " + std::to_string(n), tail);
     Value c = car(args), a = car(cdr(args));
     Value b = n == 3 ? car(cdr(cdr(args))) : kNil;
-    expr(c, false);
-    op(OP_IFJMP, -1);
-    size_t else_h = hole(), err_h = hole();
+    std::vector<size_t> else_h, err_h;
+    branch_on(c, else_h, err_h);
     int d0 = fs_->depth;
     expr(as_code(a), tail);
     size_t end_h = 0;
@@ -570,10 +637,10 @@ class Compiler {
       end_h = hole();
     }
     fs_->depth = d0;
-    patch(else_h);
+    for (size_t h : else_h) patch(h);
     expr(as_code(b), tail);
     if (!tail) patch(end_h);
-    patch(err_h);
+    for (size_t h : err_h) patch(h);
     if (tail) {
       fs_->depth = d0 + 1;
       op(OP_RETURN, -1);
@@ -607,20 +674,30 @@ class Compiler {
     for (Value l = names; is_cons(l); l = cdr(l), v = cdr(v)) {
       Value name = car(l);
       Value val = car(v);
-      if (is_cons(val) && !is_qcons(val) && is_symbol(car(val)) && !is_local(car(val)) &&
-          (car(val) == S().lambda || car(val) == S().fn || car(val) == S().backslash)) {
-        pending_name_ = name;
-      }
+      bool is_lambda = is_cons(val) && !is_qcons(val) && is_symbol(car(val)) &&
+                       !is_local(car(val)) &&
+                       (car(val) == S().lambda || car(val) == S().fn ||
+                        car(val) == S().backslash);
+      if (is_lambda) pending_name_ = name;
+      // (= {f} (\ ...)) may call itself: the name is in scope in its body.
+      const Var* existing = to_global ? nullptr : find_in(*fs_, name);
+      uint32_t slot = 0;
+      if (!to_global) slot = existing ? existing->slot : is_lambda ? declare(name, 0, true) : 0;
       expr(val, false);
       pending_name_ = kNil;
       if (to_global) {
-        op(OP_DEFGLOBAL, 0);
+        // def refuses to bind an error (the form's value is the error);
+        // = binds whatever it is given, as upstream does.
+        op(global ? OP_DEFGLOBAL : OP_SETGLOBAL, 0);
         emit(konst(name));
+      } else if (const ExtVar* outer = existing ? nullptr : eval_caller_var(name)) {
+        // Code run by eval assigns in the calling frame, as upstream does.
+        op(OP_ENVSET, -1);
+        emit(outer->depth + (fs_->env_mode ? 1 : 0));
+        emit(outer->slot);
+        op(OP_NIL, 1);
       } else {
-        const Var* existing = find_in(*fs_, name);
-        uint32_t slot = existing ? existing->slot : declare(name, 0, true);
-        op(OP_ERRJ, 0);
-        exits.push_back(hole());
+        if (!existing && !is_lambda) slot = declare(name, 0, true);
         store_slot(slot);
         op(OP_NIL, 1);
       }
@@ -719,7 +796,9 @@ class Compiler {
                                              tail);
       Value test = car(cl);
       Value body = cdr(cl);
-      if (is_select && is_cons(body) && cdr(body) == kNil) body = cons(as_code(car(body)), kNil);
+      if (is_select && (!is_cons(body) || cdr(body) != kNil))
+        return compile_error("select: each clause must be {condition result}", tail);
+      if (is_select) body = cons(as_code(car(body)), kNil);
       bool always = test == s.else_ || test == s.otherwise || test == s.kelse || test == kTrue;
       if (always && !is_local(test)) {
         fs_->depth = d0;
@@ -728,15 +807,14 @@ class Compiler {
         return;
       }
       fs_->depth = d0;
-      expr(test, false);
-      op(OP_IFJMP, -1);
-      size_t next = hole(), err = hole();
+      std::vector<size_t> next, err;
+      branch_on(test, next, err);
       sequence(body, tail);
       if (!tail) {
         op(OP_JMP, 0);
         ends.push_back(hole());
       }
-      patch(err);
+      for (size_t h : err) patch(h);
       if (tail) {
         // error in the test: return it
         fs_->depth = d0 + 1;
@@ -745,7 +823,7 @@ class Compiler {
         op(OP_JMP, 0);
         ends.push_back(hole());
       }
-      patch(next);
+      for (size_t h : next) patch(h);
     }
     fs_->depth = d0;
     if (is_select)
@@ -855,6 +933,10 @@ class Compiler {
     }
     if (is_tagged(t, s.unquote)) {
       expr(car(cdr(t)), false);
+      return;
+    }
+    if (car(t) == s.unquote || car(t) == s.splice) {
+      compile_error(std::string(as_symbol(car(t))->name) + ": expected 1 argument", false);
       return;
     }
     // (%qq mask e1 e2 ...): mask is a list of flags, :splice for spliced.

@@ -17,6 +17,7 @@ namespace valk {
   X(ENVSET, 2)     /* d i      ( v -- )                               */    \
   X(GLOBAL, 1)     /* k        ( -- v ) error value if unbound        */    \
   X(DEFGLOBAL, 1)  /* k        ( v -- nil | error ) binds unless error */   \
+  X(SETGLOBAL, 1)  /* k        ( v -- nil ) binds whatever it is      */    \
   X(POP, 0)        /*          ( v -- )                               */    \
   X(JMP, 1)        /* target                                          */    \
   X(IFJMP, 2)      /* else end ( c -- ) falsy: else; error: end (keeps) */  \
@@ -43,6 +44,11 @@ namespace valk {
   X(LE, 0)                                                                  \
   X(GE, 0)                                                                  \
   X(EQ, 0)                                                                  \
+  X(IFCMP, 3)      /* cmp else end ( a b -- ) fused compare and branch; */   \
+                   /* followed by CALL 2, IFJMP else end for when the  */   \
+                   /* comparison was redefined by the program          */   \
+  X(ADDI, 1)       /* i32      ( a -- a+i ) inlined (+ a 12)          */    \
+  X(SUBI, 1)       /* i32      ( a -- a-i ) inlined (- a 12)          */    \
   X(HEAD, 0)       /* inlined (head l), (tail l), (nil? x)            */    \
   X(TAIL, 0)                                                                \
   X(ISNIL, 0)                                                               \

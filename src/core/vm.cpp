@@ -98,6 +98,20 @@ Value call_builtin_of(Op o, VM& vm, Value* args, int argc = 2) {
   return b->fn(vm, args, argc);
 }
 
+// Upstream's plist shorthand for globals: `config:port` is
+// (plist/get config :port) when `config` is a bound list.
+Value global_shorthand(const Symbol* s) {
+  std::string_view n = s->view();
+  size_t colon = n.find(':', 1);
+  if (colon == std::string_view::npos || colon + 1 >= n.size()) return kUnbound;
+  Value pl = as_symbol(intern(n.substr(0, colon)))->global;
+  if (!is_list(pl)) return kUnbound;
+  Value key = intern(n.substr(colon));
+  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    if (car(p) == key) return car(cdr(p));
+  return kNil;
+}
+
 }  // namespace
 
 VM& current_vm() { return *g_vm; }
@@ -380,8 +394,11 @@ L_GLOBAL: {
   Value v = s->global;
   if (v == kUnbound) {
     SAVE();
-    v = make_errorf("symbol `%s` is not bound", s->name);
-    locate(v);
+    v = global_shorthand(s);
+    if (v == kUnbound) {
+      v = make_errorf("symbol `%s` is not bound", s->name);
+      locate(v);
+    }
   }
   *top++ = v;
   NEXT;
@@ -394,6 +411,13 @@ L_DEFGLOBAL: {
     if (s->h.aux & kSymInlined) g_inline_redefined = true;
     top[-1] = kNil;
   }
+  NEXT;
+}
+L_SETGLOBAL: {
+  Symbol* s = as_symbol(K[*pc++]);
+  s->global = top[-1];
+  if (s->h.aux & kSymInlined) g_inline_redefined = true;
+  top[-1] = kNil;
   NEXT;
 }
 L_POP:
@@ -641,7 +665,7 @@ L_SHIFT: {
   L_##OPNAME : {                                                      \
     Value a = top[-2], b = top[-1];                                   \
     if (is_fix(a) && is_fix(b) && !g_inline_redefined) {              \
-      int64_t x = fix_val(a), y = fix_val(b), r;                      \
+      int64_t r;                                                      \
       if (EXPR_FAST) {                                                \
         top[-2] = make_fix(r);                                        \
         --top;                                                        \
@@ -699,9 +723,11 @@ L_SHIFT: {
     goto do_call;                                                     \
   }
 
-  ARITH(ADD, !__builtin_add_overflow(x, y, &r) && fits_fix(r))
-  ARITH(SUB, !__builtin_sub_overflow(x, y, &r) && fits_fix(r))
-  ARITH(MUL, !__builtin_mul_overflow(x, y, &r) && fits_fix(r))
+  // On tagged words: (2x+1) + (2y+1) - 1 = 2(x+y) + 1, and 64-bit overflow
+  // of that is exactly "does not fit a small integer".
+  ARITH(ADD, !__builtin_add_overflow(int64_t(a), int64_t(b) - 1, &r) && ((r = fix_val(Value(r))), true))
+  ARITH(SUB, !__builtin_sub_overflow(int64_t(a), int64_t(b) - 1, &r) && ((r = fix_val(Value(r))), true))
+  ARITH(MUL, !__builtin_mul_overflow(fix_val(a), fix_val(b), &r) && fits_fix(r))
   CMP(LT, <)
   CMP(GT, >)
   CMP(LE, <=)
@@ -737,6 +763,66 @@ L_SHIFT: {
   UNARY(TAIL, is_cons(a), cdr(a))
   UNARY(ISNIL, !is_error(a), make_bool(a == kNil))
 #undef UNARY
+
+L_ADDI: {
+  Value a = top[-1];
+  int64_t r;
+  if (is_fix(a) && !g_inline_redefined &&
+      !__builtin_add_overflow(int64_t(a), int64_t(int32_t(*pc)) * 2, &r)) {
+    top[-1] = Value(r);
+    ++pc;
+    NEXT;
+  }
+  *top++ = make_fix(int32_t(*pc++));
+  goto arith_slow_ADD;
+}
+L_SUBI: {
+  Value a = top[-1];
+  int64_t r;
+  if (is_fix(a) && !g_inline_redefined &&
+      !__builtin_sub_overflow(int64_t(a), int64_t(int32_t(*pc)) * 2, &r)) {
+    top[-1] = Value(r);
+    ++pc;
+    NEXT;
+  }
+  *top++ = make_fix(int32_t(*pc++));
+  goto arith_slow_SUB;
+}
+L_IFCMP: {
+  // Operands: cmp else end; then CALL 2 and IFJMP else end (5 words) that
+  // only run when the program redefined the comparison.
+  Value a = top[-2], b = top[-1];
+  uint32_t cmp = pc[0];
+  const uint32_t* code = fr->closure->proto->code;
+  if (is_fix(a) && is_fix(b) && !g_inline_redefined) {
+    int64_t x = int64_t(a), y = int64_t(b);
+    bool c = cmp == OP_LT ? x < y : cmp == OP_GT ? x > y : cmp == OP_LE ? x <= y
+           : cmp == OP_GE ? x >= y : x == y;
+    top -= 2;
+    pc = c ? pc + 8 : code + pc[1];
+    NEXT;
+  }
+  Inline& in = g_inline[cmp];
+  if (as_symbol(in.sym)->global == in.builtin) {
+    SAVE();
+    Value r = call_builtin_of(Op(cmp), *this, top - 2);
+    locate(r);
+    top -= 2;
+    if (is_error(r)) {
+      *top++ = r;
+      pc = code + pc[2];
+    } else {
+      pc = truthy(r) ? pc + 8 : code + pc[1];
+    }
+    NEXT;
+  }
+  top[0] = top[-1];
+  top[-1] = top[-2];
+  top[-2] = as_symbol(in.sym)->global;
+  ++top;
+  pc += 3;
+  NEXT;
+}
 
 L_EQV: {
   top[-2] = make_bool(values_equal(top[-2], top[-1]));

@@ -155,8 +155,17 @@ Value b_load(VM& vm, Value* args, int argc) {
   }
   Value thunk = compile_program(vm, forms, &locs, file);
   if (is_error(thunk)) return thunk;
+  // Run the file with current_file set to it, and restore it afterwards
+  // (in Lisp, so the load stays a tail call with no C++ frame around it).
+  Value prev = vm.current_file.empty() ? kNil : make_string(vm.current_file);
   vm.current_file = used;
-  return vm.tail_call(thunk, kNil);
+  return vm.tail_call(as_symbol(intern("%load-run"))->global,
+                      cons(thunk, cons(prev, kNil)));
+}
+
+Value b_set_current_file(VM& vm, Value* args, int argc) {
+  vm.current_file = is_string(args[0]) ? std::string(as_string(args[0])->view()) : std::string();
+  return kNil;
 }
 
 Value b_exit(VM& vm, Value* args, int argc) {
@@ -220,6 +229,7 @@ void open_core(VM& vm) {
   define("repr", b_repr, 1, 1);
   define("%reverse-list", b_reverse_list, 1, 1);
   define("load", b_load, 1, 1);
+  define("%set-current-file", b_set_current_file, 1, 1);
   define("exit", b_exit, 0, 1);
   define("shutdown", b_shutdown, 0, 1);
   define("stack-depth", b_stack_depth, 0, -1);

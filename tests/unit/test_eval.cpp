@@ -144,3 +144,34 @@ TEST(GC, OperandStackIsARootDuringAllocation) {
   EXPECT_EQ(ev("(def r (mk 20000)) (foldl (fn (acc e) (+ acc (len (head e)) (len (head (tail (tail e)))))) 0 r)"),
             "2000000");
 }
+
+// Compatibility with upstream's test files (found by running them).
+TEST(Upstream, AssignBindsErrorValues) {
+  EXPECT_EQ(ev("(fun {f} {(= {r} (error \"boom\")) (error? r)}) (f)"), "true");
+  EXPECT_EQ(ev("(= {top-err} (error \"e\")) (error? top-err)"), "true");
+  EXPECT_EQ(err_of("(def {no} (error \"def refuses\"))"), "1:11 def refuses");
+}
+
+TEST(Upstream, AssignedLambdaCallsItself) {
+  EXPECT_EQ(ev("(fun {g} {(= {h} (\\ {n} {if (== n 0) {:bottom} {h (- n 1)}})) (h 3)}) (g)"),
+            ":bottom");
+  // A value that is not a lambda still sees the outer binding of its name.
+  EXPECT_EQ(ev("(def {cnt} 5) (fun {k} {(= {cnt} (+ cnt 1)) cnt}) (k)"), "6");
+}
+
+TEST(Upstream, LambdaNamesCanBeRedefined) {
+  EXPECT_EQ(ev("(def {fn} (\\ {x} {+ x 1})) (fn 5)"), "6");
+  EXPECT_EQ(ev("((fn (x) (* x 2)) 4)"), "8");  // still a lambda form with a parameter list
+}
+
+TEST(Upstream, MalformedClausesAreErrors) {
+  EXPECT_EQ(err_of("(select {true})"), "1:1 select: each clause must be {condition result}");
+  EXPECT_EQ(err_of("(eval (list 'quasiquote (list (list 'unquote))))"),
+            "unquote: expected 1 argument");
+}
+
+TEST(Upstream, PlistShorthand) {
+  EXPECT_EQ(ev("(def {pl} {:name \"A\" :port 80}) pl:port"), "80");
+  EXPECT_EQ(ev("(fun (f r) r:path) (f {:path \"/x\"})"), "\"/x\"");
+  EXPECT_EQ(err_of("nosuch:key"), "1:1 symbol `nosuch:key` is not bound");
+}
