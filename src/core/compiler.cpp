@@ -43,6 +43,7 @@ struct Sym {
   Value lt = intern("<"), gt = intern(">"), le = intern("<="), ge = intern(">=");
   Value eq = intern("==");
   Value head = intern("head"), tail = intern("tail"), nilp = intern("nil?");
+  Value penv = intern("penv"), list = intern("list");
 };
 const Sym& S() {
   static const Sym* s = new Sym;
@@ -549,6 +550,25 @@ class Compiler {
       emit(konst(scope_snapshot()));
       emit(tail ? 1 : 0);
       if (tail) adjust(-1);
+      return true;
+    }
+    if (head == s.penv) {
+      // upstream's (penv): the current frame's bindings, newest first, as
+      // a list of (name value) pairs.
+      op(OP_GLOBAL, 1);
+      emit(konst(s.list));
+      size_t count = 0;
+      for (auto it = fs_->vars.rbegin(); it != fs_->vars.rend(); ++it, ++count) {
+        op(OP_GLOBAL, 1);
+        emit(konst(s.list));
+        push_const(it->name);
+        load_var(it->name);
+        op(OP_CALL, -2);
+        emit(2);
+      }
+      op(OP_CALL, -int(count));
+      emit(uint32_t(count));
+      ret_if(tail);
       return true;
     }
     if (head == s.reset) {

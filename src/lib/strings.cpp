@@ -83,6 +83,11 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
     if (width >= 0) spec += std::to_string(width);
     if (prec >= 0) spec += "." + std::to_string(prec);
     if (conv == 's') {
+      // %s takes a string, as upstream's printf does; str converts others.
+      if (!is_string(v)) {
+        if (is_error(v)) return v;
+        return make_errorf("printf: %%s requires a string argument, got %s", type_name(v));
+      }
       std::string s;
       print_display(s, v);
       if (prec >= 0 && size_t(prec) < s.size()) s.resize(size_t(prec));
@@ -330,7 +335,11 @@ bool number_syntax(std::string_view s, bool* is_float) {
 Value b_str_to_num(VM&, Value* args, int) {
   VALK_CHECK(is_string(args[0]), "str->num", 0, "a string");
   std::string_view orig = sv(args[0]);
-  std::string_view s = trim(orig);
+  // Leading whitespace is skipped, as strtol does; anything after the
+  // number, trailing spaces included, is an error (upstream's rule).
+  std::string_view s = orig;
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r'))
+    s.remove_prefix(1);
   bool is_float;
   if (!number_syntax(s, &is_float))
     return make_errorf("str->num: not a number: \"%.*s\"", int(orig.size()), orig.data());

@@ -5,6 +5,7 @@
 // setters return the old value, so the arena builtins report the GC heap and
 // the threshold / interval knobs are stored for round trips.
 #include <gc/gc.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <atomic>
@@ -134,7 +135,14 @@ Value b_arena_high_water(VM&, Value*, int) {
   return make_int(int64_t(g_high_water.load()));
 }
 
-Value b_hard_limit(VM&, Value*, int) { return make_int(g_hard_limit.load()); }
+// The limit in force: the one set, or with none set the machine's memory.
+int64_t effective_limit(int64_t set) {
+  if (set != 0) return set;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * page : INT64_MAX;
+}
+
+Value b_hard_limit(VM&, Value*, int) { return make_int(effective_limit(g_hard_limit.load())); }
 
 Value b_set_hard_limit(VM&, Value* args, int) {
   VALK_CHECK(is_int(args[0]), "mem/heap/set-hard-limit", 0, "an integer");
@@ -146,7 +154,7 @@ Value b_set_hard_limit(VM&, Value* args, int) {
     return make_errorf("mem/heap/set-hard-limit: %lld is below the current heap usage %zu",
                        (long long)n, used);
   GC_set_max_heap_size(GC_word(n));
-  return make_int(g_hard_limit.exchange(n));
+  return make_int(effective_limit(g_hard_limit.exchange(n)));
 }
 
 Value b_threshold(VM&, Value*, int) { return make_int(g_threshold.load()); }

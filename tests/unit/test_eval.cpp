@@ -175,3 +175,7 @@ TEST(Upstream, PlistShorthand) {
   EXPECT_EQ(ev("(fun (f r) r:path) (f {:path \"/x\"})"), "\"/x\"");
   EXPECT_EQ(err_of("nosuch:key"), "1:1 symbol `nosuch:key` is not bound");
 }
+
+TEST(Upstream, Penv) {
+  EXPECT_EQ(ev("(fun (pe a b) (do (= {c} 3) (penv))) (pe 1 2)"), "{{c 3} {b 2} {a 1}}");
+}
