@@ -54,22 +54,28 @@ bool eval_input(VM& vm, const std::string& src, bool echo) {
 int run_repl(VM& vm) {
   bool tty = isatty(0);
   if (!tty) {
-    // Piped input: evaluate the whole of it as a program, printing each value.
-    std::string src, line;
-    int c;
-    while ((c = getchar()) != EOF) src.push_back(char(c));
-    LocMap locs;
-    Reader reader(src, intern_filename("<stdin>"), &locs);
-    int status = 0;
-    while (!reader.at_end()) {
-      Value form = reader.read();
-      Value r = is_error(form) ? form : vm.eval_form(form);
-      std::string out = repr_string(r);
-      printf("%s\n", out.c_str());
-      if (is_error(r)) status = 1;
-      if (is_error(form)) break;
+    // Piped input: the same line-by-line evaluation, without prompts or
+    // history; a bad line is reported and the next one is read.
+    std::string pending, line;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, stdin)) {
+      line += buf;
+      if (line.empty() || line.back() != '\n') continue;
+      pending += line;
+      line.clear();
+      if (pending.find_first_not_of(" \t\r\n") == std::string::npos) {
+        pending.clear();
+        continue;
+      }
+      if (eval_input(vm, pending, true)) pending.clear();
     }
-    return status;
+    pending += line;
+    if (pending.find_first_not_of(" \t\r\n") != std::string::npos &&
+        !eval_input(vm, pending, true)) {
+      // Input ended inside a form: say so.
+      printf("%s\n", repr_string(vm.eval_source(pending, intern_filename("<repl>"))).c_str());
+    }
+    return 0;
   }
   std::string hist = history_path();
   using_history();

@@ -44,6 +44,10 @@ struct Sym {
   Value eq = intern("==");
   Value head = intern("head"), tail = intern("tail"), nilp = intern("nil?");
   Value penv = intern("penv"), list = intern("list");
+  Value aio_do = intern("aio/do"), aio_let = intern("aio/let"), bind_arrow = intern("<-");
+  Value aio_bind = intern("%aio-bind"), as_handle = intern("%aio-as-handle");
+  Value aio_then = intern("aio/then"), aio_all = intern("aio/all"), nth = intern("nth");
+  Value kthen = intern(":then");
 };
 const Sym& S() {
   static const Sym* s = new Sym;
@@ -178,7 +182,8 @@ class Compiler {
   // A malformed form compiles to its error, located like a runtime error.
   void compile_error(std::string msg, bool tail) {
     Value e = make_error(msg);
-    if (fs_->cur.file) as_error(e)->loc = fs_->cur;
+    // Code without a source (given to eval) is located where eval was called.
+    as_error(e)->loc = fs_->cur.file ? fs_->cur : current_vm().current_loc();
     push_const(e);
     ret_if(tail);
   }
@@ -303,7 +308,27 @@ class Compiler {
   }
 
   // ---- expressions --------------------------------------------------------------
+  // Compiling recurses on the nesting of code (not of data), so code
+  // nested deeper than this is refused with an error instead of letting it
+  // exhaust the C stack.
+  static constexpr int kMaxNesting = 2000;
+  int nesting_ = 0;
+
   void expr(Value x, bool tail) {
+    if (is_cons(x) && !is_qcons(x)) {
+      if (nesting_ >= kMaxNesting)
+        return compile_error("code nested too deeply (more than " +
+                                 std::to_string(kMaxNesting) + " levels)",
+                             tail);
+      ++nesting_;
+      expr_list(x, tail);
+      --nesting_;
+      return;
+    }
+    expr_list(x, tail);
+  }
+
+  void expr_list(Value x, bool tail) {
     if (is_symbol(x)) {
       if (is_keyword(x)) {
         push_const(x);
@@ -341,19 +366,31 @@ class Compiler {
     fs_->cur = saved;
   }
 
+  // Compiles the element held by `cell`, located at the element itself
+  // when the reader recorded where it was.
+  void expr_at(Value cell, bool tail) {
+    if (!locs_ || !is_symbol(car(cell))) return expr(car(cell), tail);
+    auto it = locs_->find(elem_loc_key(cell));
+    if (it == locs_->end()) return expr(car(cell), tail);
+    SrcLoc saved = fs_->cur;
+    fs_->cur = it->second;
+    expr(car(cell), tail);
+    fs_->cur = saved;
+  }
+
   void call(Value x, bool tail) {
     Value head = car(x);
     size_t argc = list_length(cdr(x));
     Op inl = inline_binary(head, argc);
     if (inl != OP_COUNT) {
-      Value a = car(cdr(x)), b = car(cdr(cdr(x)));
-      expr(a, false);
+      Value b = car(cdr(cdr(x)));
+      expr_at(cdr(x), false);
       if ((inl == OP_ADD || inl == OP_SUB) && is_fix(b) && fix_val(b) > -(1 << 30) &&
           fix_val(b) < (1 << 30)) {
         op(inl == OP_ADD ? OP_ADDI : OP_SUBI, 0);
         emit(uint32_t(int32_t(fix_val(b))));
       } else {
-        expr(b, false);
+        expr_at(cdr(cdr(x)), false);
         op(inl, -1);
       }
       ret_if(tail);
@@ -364,14 +401,14 @@ class Compiler {
       Op inl = head == s.head ? OP_HEAD : head == s.tail ? OP_TAIL : head == s.nilp ? OP_ISNIL
                                                                                     : OP_COUNT;
       if (inl != OP_COUNT) {
-        expr(car(cdr(x)), false);
+        expr_at(cdr(x), false);
         op(inl, 0);
         ret_if(tail);
         return;
       }
     }
-    expr(head, false);
-    for (Value a = cdr(x); is_cons(a); a = cdr(a)) expr(car(a), false);
+    expr_at(x, false);
+    for (Value a = cdr(x); is_cons(a); a = cdr(a)) expr_at(a, false);
     if (tail) {
       op(OP_TAILCALL, -int(argc) - 1);
     } else {
@@ -391,9 +428,9 @@ class Compiler {
     for (Value f = forms; is_cons(f); f = cdr(f)) {
       bool last = !is_cons(cdr(f));
       if (last) {
-        expr(car(f), tail);
+        expr_at(f, tail);
       } else {
-        expr(car(f), false);
+        expr_at(f, false);
         op(OP_SEQPOP, -1);
         exits.push_back(hole());
       }
@@ -552,6 +589,24 @@ class Compiler {
       if (tail) adjust(-1);
       return true;
     }
+    if (head == s.aio_do) {
+      // Upstream's one-argument form: (aio/do {step ...}).
+      Value steps = n == 1 && is_qcons(arg(0)) ? arg(0) : args;
+      expr(aio_do_steps(steps), tail);
+      return true;
+    }
+    if (head == s.aio_let) {
+      if (n < 1) return compile_error("aio/let: expected bindings and a body", tail), true;
+      Value bindings = arg(0);
+      // Upstream wraps the binding list in {...}: {((a e1) (b e2))}.
+      if (is_qcons(bindings) && is_cons(car(bindings)) && is_list(car(car(bindings))) &&
+          cdr(bindings) == kNil)
+        bindings = car(bindings);
+      Value body = cdr(args);
+      if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
+      expr(aio_let_groups(bindings, body), tail);
+      return true;
+    }
     if (head == s.penv) {
       // upstream's (penv): the current frame's bindings, newest first, as
       // a list of (name value) pairs.
@@ -595,6 +650,54 @@ class Compiler {
   }
 
   static Value list3(Value a, Value b, Value c) { return cons(a, cons(b, cons(c, kNil))); }
+  static Value list2(Value a, Value b) { return cons(a, cons(b, kNil)); }
+
+  // (aio/do (<- x e) step ... last): each step's handle is waited for and
+  // a bound name is visible in every later step:
+  //   (%aio-bind e (fn (x) (%aio-bind step (fn (_) ... (%aio-as-handle last)))))
+  Value aio_do_steps(Value steps) {
+    const Sym& s = S();
+    if (steps == kNil) return list2(s.as_handle, kNil);
+    Value step = car(steps);
+    Value name = intern("%aio-step"), e = step;
+    if (is_cons(step) && car(step) == s.bind_arrow && list_length(step) == 3) {
+      name = car(cdr(step));
+      e = car(cdr(cdr(step)));
+    }
+    if (cdr(steps) == kNil) return list2(s.as_handle, e);
+    Value rest = aio_do_steps(cdr(steps));
+    Value lam = list3(s.fn, cons(name, kNil), rest);
+    return list3(s.aio_bind, e, lam);
+  }
+
+  // (aio/let ((a e1) (b e2) :then (c e3)) body...): a group's expressions
+  // start together (aio/all, so the first failure cancels the others);
+  // :then starts a group that waits for, and sees, the ones before.
+  Value aio_let_groups(Value bindings, Value body) {
+    const Sym& s = S();
+    ListBuilder names(false), exprs(false);
+    Value rest = kNil;
+    for (Value b = bindings; is_cons(b); b = cdr(b)) {
+      if (car(b) == s.kthen) {
+        rest = cdr(b);
+        break;
+      }
+      Value pair = car(b);
+      if (!is_cons(pair) || !is_symbol(car(pair))) continue;
+      names.push(car(pair));
+      exprs.push(list2(s.as_handle, is_cons(cdr(pair)) ? car(cdr(pair)) : kNil));
+    }
+    Value inner = rest != kNil ? aio_let_groups(rest, body) : cons(s.do_, body);
+    if (names.result() == kNil) return inner;
+    Value vals = intern("%aio-values");
+    ListBuilder lets(false);
+    int64_t i = 1;
+    for (Value nm = names.result(); is_cons(nm); nm = cdr(nm), ++i)
+      lets.push(list2(car(nm), list3(s.nth, make_fix(i), vals)));
+    Value let_form = list3(s.let, lets.result(), inner);
+    Value all_form = list2(s.aio_all, cons(s.list, exprs.result()));
+    return list3(s.aio_then, all_form, list3(s.fn, cons(vals, kNil), let_form));
+  }
   static bool is_tagged(Value t, Value tag) {
     return is_cons(t) && car(t) == tag && is_cons(cdr(t)) && cdr(cdr(t)) == kNil;
   }
@@ -608,8 +711,8 @@ class Compiler {
     if (cmp == OP_LT || cmp == OP_GT || cmp == OP_LE || cmp == OP_GE || cmp == OP_EQ) {
       SrcLoc saved = fs_->cur;
       set_loc_of(c);
-      expr(car(cdr(c)), false);
-      expr(car(cdr(cdr(c))), false);
+      expr_at(cdr(c), false);
+      expr_at(cdr(cdr(c)), false);
       op(OP_IFCMP, -2);
       emit(cmp);
       else_h.push_back(hole());

@@ -239,6 +239,7 @@ Value Reader::read() {
       top = top->parent;
     }
     Value cell = cons(v, kNil, top->close == '}');
+    if (locs_ && is_symbol(v) && !is_keyword(v)) (*locs_)[elem_loc_key(cell)] = at;
     if (top->tail)
       top->tail->cdr = cell;
     else

@@ -12,7 +12,12 @@ namespace valk {
 // Where each list in the source started: key is the list's first cell with
 // the tag bits cleared (as_cons(list)), value the position of its opening
 // bracket. Only the compiler reads it, while the forms are alive.
+// A symbol inside a list is recorded too, under elem_loc_key(cell) of the
+// cell that holds it, so errors about it (unbound) point at the symbol.
 using LocMap = std::unordered_map<const Cons*, SrcLoc>;
+inline const Cons* elem_loc_key(Value cell) {
+  return reinterpret_cast<const Cons*>(reinterpret_cast<uintptr_t>(as_cons(cell)) | 1);
+}
 
 class Reader {
  public:

@@ -10,6 +10,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace valk {
 
@@ -174,27 +176,43 @@ const char* type_name(Value v) {
   return "unknown";
 }
 
-bool values_equal(Value a, Value b) {
+// Iterative (an explicit stack of list pairs still to compare), so deeply
+// nested lists compare without touching the C stack.
+bool values_equal(Value a, Value b, bool bool_as_int) {
+  std::vector<std::pair<Value, Value>> todo;
   for (;;) {
-    if (a == b) return true;
-    if (is_number(a) && is_number(b)) {
-      if (is_int(a) && is_int(b)) return int_val(a) == int_val(b);
-      return num_as_double(a) == num_as_double(b);
-    }
-    if (is_cons(a) && is_cons(b)) {
-      if (!values_equal(car(a), car(b))) return false;
-      a = cdr(a);
-      b = cdr(b);
+    bool same;
+    if (a == b) {
+      same = true;
+    } else if (bool_as_int && is_bool(a) && is_number(b)) {
+      same = num_as_double(b) == (a == kTrue ? 1.0 : 0.0);
+    } else if (bool_as_int && is_number(a) && is_bool(b)) {
+      same = num_as_double(a) == (b == kTrue ? 1.0 : 0.0);
+    } else if (is_number(a) && is_number(b)) {
+      same = is_int(a) && is_int(b) ? int_val(a) == int_val(b) : num_as_double(a) == num_as_double(b);
+    } else if (is_cons(a) && is_cons(b)) {
+      todo.push_back({cdr(a), cdr(b)});
+      a = car(a);
+      b = car(b);
       continue;
+    } else if (is_obj(a) && is_obj(b) && as_obj(a)->type == as_obj(b)->type) {
+      switch (as_obj(a)->type) {
+        case Type::String: same = as_string(a)->view() == as_string(b)->view(); break;
+        case Type::Error:
+          // Compare messages (which may themselves be lists): queue them.
+          a = as_error(a)->message;
+          b = as_error(b)->message;
+          continue;
+        default: same = false; break;
+      }
+    } else {
+      same = false;
     }
-    if (!is_obj(a) || !is_obj(b)) return false;
-    Type ta = as_obj(a)->type, tb = as_obj(b)->type;
-    if (ta != tb) return false;
-    switch (ta) {
-      case Type::String: return as_string(a)->view() == as_string(b)->view();
-      case Type::Error: return values_equal(as_error(a)->message, as_error(b)->message);
-      default: return false;
-    }
+    if (!same) return false;
+    if (todo.empty()) return true;
+    a = todo.back().first;
+    b = todo.back().second;
+    todo.pop_back();
   }
 }
 

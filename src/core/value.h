@@ -236,8 +236,9 @@ class ListBuilder {
 const char* type_name(Value v);
 
 // Structural equality (SPEC 1.2): lists element-wise ignoring {} vs (),
-// numbers by value across int/float.
-bool values_equal(Value a, Value b);
+// numbers by value across int/float. bool_as_int: true equals 1 and false
+// equals 0 (the == builtin, for upstream programs that used 1/0).
+bool values_equal(Value a, Value b, bool bool_as_int = false);
 
 // Interned source file names (for SrcLoc::file).
 const char* intern_filename(std::string_view name);

@@ -26,6 +26,7 @@
 #include "core/printer.h"
 #include "core/proto.h"
 #include "core/reader.h"
+#include "core/source_file.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -236,6 +237,12 @@ SrcLoc VM::current_loc() const {
   return {nullptr, 0, 0};
 }
 
+bool VM::in_reset() const {
+  for (size_t i = nframes; i-- > exec_base;)
+    if (frames[i].closure->proto->is_reset) return true;
+  return false;
+}
+
 void VM::locate(Value err) {
   if (is_error(err) && !as_error(err)->loc.file) as_error(err)->loc = current_loc();
 }
@@ -287,13 +294,8 @@ Value VM::eval_source(std::string_view src, const char* file) {
 }
 
 Value VM::run_file(const std::string& path) {
-  FILE* f = fopen(path.c_str(), "rb");
-  if (!f) return make_errorf("cannot open %s: %s", path.c_str(), strerror(errno));
-  std::string src;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) src.append(buf, n);
-  fclose(f);
+  std::string src, err;
+  if (!read_source_file(path, src, err)) return make_error(err);
   std::string saved = current_file;
   current_file = path;
   Value r = eval_source(src, intern_filename(path));
@@ -339,6 +341,8 @@ Value VM::execute(size_t stop_depth) {
   } while (0)
 #define NEXT goto* dispatch[*pc++]
 
+  size_t saved_exec_base = exec_base;
+  exec_base = stop_depth;
   LOAD_FRAME();
   top = stack + sp;
   NEXT;
@@ -1036,6 +1040,7 @@ do_return : {
   --nframes;
   if (nframes == stop_depth) {
     sp = dst + 1;
+    exec_base = saved_exec_base;
     return result;
   }
   top = stack + dst + 1;

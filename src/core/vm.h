@@ -43,6 +43,10 @@ struct VM {
   // builtin's place, as a tail call.
   Value tail_call(Value fn, Value arglist);
 
+  // True when an async-reset delimits the running code (within the
+  // current run of the interpreter loop).
+  bool in_reset() const;
+
   // Stamps an unlocated error with the location of the running instruction.
   void locate(Value err);
   SrcLoc current_loc() const;
@@ -55,6 +59,7 @@ struct VM {
   size_t frames_cap = 0;
   size_t nframes = 0;
   size_t max_depth;     // frames; past it a call yields an error value
+  size_t exec_base = 0; // frames below belong to outer runs of execute()
 
   int exit_code = 0;
   bool exit_requested = false;  // (shutdown n) / (exit n): finish and exit

@@ -36,6 +36,8 @@ void open_plists(VM& vm);    // plist/*, get
 void open_io(VM& vm);        // read, read-file, load, error, test/capture-*
 void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
 void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
+void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
+void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -45,6 +47,8 @@ inline void open_all(VM& vm) {
   open_plists(vm);
   open_io(vm);
   open_system(vm);
+  open_aio(vm);
+  open_metrics(vm);
 }
 
 // Display form of all args concatenated (str) / joined by spaces (print).

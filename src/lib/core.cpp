@@ -3,6 +3,8 @@
 #include <gc/gc.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "core/printer.h"
 #include "core/proto.h"
 #include "core/reader.h"
+#include "core/source_file.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -92,25 +95,29 @@ Value b_reverse_list(VM& vm, Value* args, int argc) {
 
 Value b_repr(VM& vm, Value* args, int argc) { return make_string(repr_string(args[0])); }
 
+Value b_is_function(VM& vm, Value* args, int argc) { return make_bool(is_function(args[0])); }
+
+// (random n): an integer in [0, n). Seeded from VALK_SEED when set, so runs
+// that depend on it (retry jitter) can be repeated.
+Value b_random(VM& vm, Value* args, int argc) {
+  VALK_CHECK(is_int(args[0]) && int_val(args[0]) > 0, "random", 0, "a positive integer");
+  static uint64_t state = [] {
+    const char* s = getenv("VALK_SEED");
+    return s ? uint64_t(strtoull(s, nullptr, 10)) * 2654435761u + 1 : uint64_t(time(nullptr)) | 1;
+  }();
+  // xorshift64*: small and good enough for jitter and tests.
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  uint64_t r = state * 2685821657736338717ull;
+  return make_int(int64_t(r % uint64_t(int_val(args[0]))));
+}
+
 Value b_not(VM& vm, Value* args, int argc) {
   if (is_error(args[0])) return args[0];
   return make_bool(!truthy(args[0]));
 }
 
-std::string read_whole(const std::string& path, bool* ok) {
-  std::string src;
-  FILE* f = fopen(path.c_str(), "rb");
-  *ok = f != nullptr;
-  if (!f) return src;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) src.append(buf, n);
-  fclose(f);
-  return src;
-}
-
-// Upstream programs load their libraries by repository path; those are built
-// into the binary here.
 bool is_builtin_library(const std::string& path) {
   static const char* const suffixes[] = {"src/prelude.valk", "src/modules/test.valk",
                                          "src/async_handles.valk", "src/http_api.valk"};
@@ -132,13 +139,14 @@ Value b_load(VM& vm, Value* args, int argc) {
   // Upstream programs load their libraries by repository path; here those
   // are built in and already loaded at start-up.
   if (is_builtin_library(path)) return kNil;
-  src = read_whole(path, &ok);
-  if (!ok && !vm.current_file.empty() && path.size() && path[0] != '/') {
+  std::string why;
+  ok = read_source_file(path, src, why);
+  if (!ok && errno == ENOENT && !vm.current_file.empty() && path.size() && path[0] != '/') {
     std::filesystem::path rel = std::filesystem::path(vm.current_file).parent_path() / path;
     used = rel.string();
-    src = read_whole(used, &ok);
+    ok = read_source_file(used, src, why);
   }
-  if (!ok) return make_errorf("load: cannot open %s: %s", path.c_str(), strerror(errno));
+  if (!ok) return make_error("load: " + why);
   const char* file = intern_filename(used);
   LocMap locs;
   Value err = kNil;
@@ -227,6 +235,8 @@ void open_core(VM& vm) {
   define("do", b_do, 0, -1);
   define("not", b_not, 1, 1);
   define("repr", b_repr, 1, 1);
+  define("function?", b_is_function, 1, 1);
+  define("random", b_random, 1, 1);
   define("%reverse-list", b_reverse_list, 1, 1);
   define("load", b_load, 1, 1);
   define("%set-current-file", b_set_current_file, 1, 1);

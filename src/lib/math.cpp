@@ -13,20 +13,7 @@ namespace valk {
 // == with upstream's booleans: upstream had no booleans and used 1 and 0, so
 // programs written for it compare results against 1 and 0. Lists compare
 // element-wise with the same rule. Shared with lists.cpp (exists).
-bool compat_equal(Value a, Value b) {
-  for (;;) {
-    if (a == b) return true;
-    if (is_bool(a) && is_number(b)) return num_as_double(b) == (a == kTrue ? 1.0 : 0.0);
-    if (is_number(a) && is_bool(b)) return num_as_double(a) == (b == kTrue ? 1.0 : 0.0);
-    if (is_cons(a) && is_cons(b)) {
-      if (!compat_equal(car(a), car(b))) return false;
-      a = cdr(a);
-      b = cdr(b);
-      continue;
-    }
-    return values_equal(a, b);
-  }
-}
+bool compat_equal(Value a, Value b) { return values_equal(a, b, true); }
 
 namespace {
 

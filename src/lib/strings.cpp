@@ -341,16 +341,16 @@ Value b_str_to_num(VM&, Value* args, int) {
   while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r'))
     s.remove_prefix(1);
   bool is_float;
+  // Messages are built as strings: printf would stop at a NUL byte.
   if (!number_syntax(s, &is_float))
-    return make_errorf("str->num: not a number: \"%.*s\"", int(orig.size()), orig.data());
+    return make_error("str->num: not a number: \"" + std::string(orig) + "\"");
   if (s[0] == '+') s.remove_prefix(1);  // from_chars takes no '+'
   const char* end = s.data() + s.size();
   double d = 0;
   int64_t i = 0;
   auto r = is_float ? std::from_chars(s.data(), end, d) : std::from_chars(s.data(), end, i);
   if (r.ec != std::errc() || r.ptr != end)
-    return make_errorf("str->num: number out of range: \"%.*s\"", int(orig.size()),
-                       orig.data());
+    return make_error("str->num: number out of range: \"" + std::string(orig) + "\"");
   return is_float ? make_float(d) : make_int(i);
 }
 

@@ -1,0 +1,493 @@
+// Handles: creation, settling, waiters, cancellation, the job queue.
+#include "aio/handle.h"
+
+#include <gc/gc.h>
+#include <gc/gc_allocator.h>
+
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "aio/clock.h"
+#include "core/compiler.h"
+#include "core/printer.h"
+#include "core/vm.h"
+
+namespace valk::aio {
+
+namespace {
+
+void print_handle(std::string& out, const Opaque* self);
+const OpaqueClass kHandleClass = {"handle", print_handle};
+
+uint64_t g_next_id = 1;
+Counts g_counts{};
+Handle* g_live = nullptr;   // unsettled handles: roots, so pending work is never collected
+Handle* g_scope = nullptr;  // the scope code is running on behalf of
+
+template <class T>
+using Traced = std::deque<T, traceable_allocator<T>>;
+Traced<Handle*> g_notify;      // settled handles whose waiters are still to be told
+bool g_notifying = false;
+std::vector<Handle*, traceable_allocator<Handle*>> g_unhandled;
+
+struct Job {
+  Value fn;
+  Value args;
+  Handle* target;
+  Handle* scope;
+  JobKind kind;
+};
+Traced<Job> g_jobs;
+
+// What a running job needs when it finishes.
+struct JobToken {
+  Opaque base;
+  Handle* target;
+  Handle* scope_before;
+  JobKind kind;
+};
+const OpaqueClass kJobClass = {"aio-job", nullptr};
+
+void print_handle(std::string& out, const Opaque* self) {
+  auto* h = reinterpret_cast<const Handle*>(self);
+  static const char* const names[] = {":pending", ":running", ":completed", ":failed",
+                                      ":cancelled"};
+  out += "<handle#" + std::to_string(h->id) + " " + names[int(h->state)];
+  if (h->state == State::Completed || h->state == State::Failed) {
+    out += ' ';
+    std::string v = repr_string(h->result);
+    if (v.size() > 60) v = v.substr(0, 57) + "...";
+    out += v;
+  }
+  out += '>';
+}
+
+void live_link(Handle* h) {
+  h->live_prev = nullptr;
+  h->live_next = g_live;
+  if (g_live) g_live->live_prev = h;
+  g_live = h;
+}
+void live_unlink(Handle* h) {
+  if (h->live_prev)
+    h->live_prev->live_next = h->live_next;
+  else if (g_live == h)
+    g_live = h->live_next;
+  if (h->live_next) h->live_next->live_prev = h->live_prev;
+  h->live_prev = h->live_next = nullptr;
+}
+void scope_link(Handle* scope, Handle* h) {
+  h->scope = scope;
+  h->sib_prev = nullptr;
+  h->sib_next = scope->children;
+  if (scope->children) scope->children->sib_prev = h;
+  scope->children = h;
+}
+void scope_unlink(Handle* h) {
+  Handle* s = h->scope;
+  if (!s) return;
+  if (h->sib_prev)
+    h->sib_prev->sib_next = h->sib_next;
+  else if (s->children == h)
+    s->children = h->sib_next;
+  if (h->sib_next) h->sib_next->sib_prev = h->sib_prev;
+  h->sib_prev = h->sib_next = nullptr;
+}
+
+void notify_waiters() {
+  if (g_notifying) return;
+  g_notifying = true;
+  VM& vm = current_vm();
+  while (!g_notify.empty()) {
+    Handle* h = g_notify.front();
+    g_notify.pop_front();
+    Waiter* w = h->waiters;
+    h->waiters = nullptr;
+    // Waiters registered first are told first.
+    Waiter* rev = nullptr;
+    while (w) {
+      Waiter* next = w->next;
+      w->next = rev;
+      rev = w;
+      w = next;
+    }
+    for (; rev; rev = rev->next) {
+      Handle* t = rev->target;
+      // A handle being cancelled ignores its inputs, except a bracket, which
+      // still has to see `use` finish before it releases.
+      if (settled(t) || ((t->flags & kCancelling) && t->kind != Kind::Bracket)) continue;
+      on_input_settled(vm, t, rev->index, h);
+    }
+  }
+  g_notifying = false;
+}
+
+void settle(Handle* h, State s, Value v) {
+  if (settled(h)) return;
+  h->state = s;
+  h->result = v;
+  h->flags &= uint8_t(~kCancelling);
+  live_unlink(h);
+  scope_unlink(h);
+  --g_counts.pending;
+  switch (s) {
+    case State::Completed: ++g_counts.completed; break;
+    case State::Failed:
+      ++g_counts.failed;
+      if (!h->waiters && !(h->flags & kHandled)) g_unhandled.push_back(h);
+      break;
+    case State::Cancelled: ++g_counts.cancelled; break;
+    default: break;
+  }
+  timer_settled(h);
+  if (h->waiters) {
+    g_notify.push_back(h);
+    notify_waiters();
+  }
+}
+
+}  // namespace
+
+bool is_handle(Value v) {
+  return has_type(v, Type::Opaque) && reinterpret_cast<Opaque*>(v)->cls == &kHandleClass;
+}
+Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
+
+Handle* new_handle(VM& vm, Kind kind, State state) {
+  auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
+  h->base.h = {Type::Opaque, 0, 0, 0};
+  h->base.cls = &kHandleClass;
+  h->base.payload = h;
+  h->id = g_next_id++;
+  h->state = state;
+  h->kind = kind;
+  h->flags = 0;
+  h->remaining = 0;
+  h->dependents = 0;
+  h->result = kNil;
+  h->fn = h->fn2 = h->data = kNil;
+  h->waiters = nullptr;
+  h->on_cancel = kNil;
+  h->scope = nullptr;
+  h->children = nullptr;
+  h->timer = nullptr;
+  h->ext = nullptr;
+  h->created_us = now_us();
+  // Where the program was when it asked for this handle.
+  h->src_proto = nullptr;
+  h->src_pc = nullptr;
+  for (size_t i = vm.nframes; i-- > 0;) {
+    const Proto* p = vm.frames[i].closure->proto;
+    if (p->file && strncmp(p->file, "<lib>/", 6) != 0) {
+      h->src_proto = p;
+      h->src_pc = vm.frames[i].pc;
+      break;
+    }
+  }
+  ++g_counts.created;
+  ++g_counts.pending;
+  live_link(h);
+  if (g_scope && g_scope != h) scope_link(g_scope, h);
+  return h;
+}
+
+Handle* pure(VM& vm, Value v) {
+  Handle* h = new_handle(vm, Kind::Value);
+  complete(h, v);
+  return h;
+}
+
+Handle* fail(VM& vm, Value err) {
+  Handle* h = new_handle(vm, Kind::Value);
+  fail_with(h, err);
+  return h;
+}
+
+void complete(Handle* h, Value v) { settle(h, State::Completed, v); }
+
+void fail_with(Handle* h, Value err) {
+  // An error that does not yet say where it came from names the call that
+  // created the failing step.
+  if (is_error(err) && !as_error(err)->loc.file) as_error(err)->loc = created_at(h);
+  settle(h, State::Failed, err);
+}
+
+void cancel_settle(Handle* h) { settle(h, State::Cancelled, kNil); }
+
+void resolve(VM& vm, Handle* h, Value r) {
+  if (settled(h)) return;
+  if (is_handle(r)) {
+    Handle* inner = as_handle(r);
+    if (inner == h) {
+      fail_with(h, make_error("aio: a handle cannot resolve to itself"));
+      return;
+    }
+    if (settled(inner)) {
+      mark_handled(inner);
+      settle(h, inner->state, inner->result);
+      return;
+    }
+    // Flatten: h now settles as the inner handle does.
+    h->data = r;
+    h->state = State::Running;
+    wait_on(h, inner, 1);
+    return;
+  }
+  if (is_error(r)) {
+    fail_with(h, r);
+    return;
+  }
+  complete(h, r);
+}
+
+void wait_on(Handle* target, Handle* input, uint32_t index) {
+  mark_handled(input);
+  if (settled(input)) {
+    on_input_settled(current_vm(), target, index, input);
+    return;
+  }
+  auto* w = static_cast<Waiter*>(gc_alloc(sizeof(Waiter)));
+  w->target = target;
+  w->index = index;
+  w->next = input->waiters;
+  input->waiters = w;
+  ++input->dependents;
+}
+
+void mark_handled(Handle* h) { h->flags |= kHandled; }
+
+Value failure_as_error(Handle* h) {
+  if (h->state == State::Cancelled) {
+    Value e = make_error("cancelled");
+    as_error(e)->loc = created_at(h);
+    return e;
+  }
+  if (is_error(h->result)) return h->result;
+  // aio/fail with a non-error value: an error carrying that value's text.
+  Value e = make_error(is_string(h->result) ? h->result : make_string(display_string(h->result)));
+  as_error(e)->loc = created_at(h);
+  return e;
+}
+
+Value outcome(Handle* h) {
+  mark_handled(h);
+  if (h->state == State::Completed) return h->result;
+  return failure_as_error(h);
+}
+
+// ---- cancellation -----------------------------------------------------------------
+
+namespace {
+
+// The handles x waits on, for upstream propagation.
+template <class F>
+void for_each_input(Handle* x, F f) {
+  Value d = x->data;
+  if (is_handle(d)) {
+    f(as_handle(d));
+  } else {
+    for (; is_cons(d); d = cdr(d))
+      if (is_handle(car(d))) f(as_handle(car(d)));
+  }
+}
+
+}  // namespace
+
+// Releases x's claim on its inputs: an input nobody else waits on any more
+// is cancelled too (the shared-input rule).
+static void release_inputs(Handle* x, std::vector<Handle*, traceable_allocator<Handle*>>& work) {
+  for_each_input(x, [&](Handle* in) {
+    if (settled(in)) return;
+    if (in->dependents > 0) --in->dependents;
+    if (in->dependents == 0) work.push_back(in);
+  });
+}
+
+bool cancel(Handle* h) {
+  if (settled(h) || (h->flags & kCancelling)) return false;
+  VM& vm = current_vm();
+  // Phase 1: everything this cancellation reaches, dependents before the
+  // handles they wait on. Phase 2 settles in reverse, so inputs and scope
+  // children are cancelled before whatever waits on them settles.
+  std::vector<Handle*, traceable_allocator<Handle*>> work{h}, order;
+  while (!work.empty()) {
+    Handle* x = work.back();
+    work.pop_back();
+    if (settled(x) || (x->flags & kCancelling)) continue;
+    x->flags |= kCancelling;
+    order.push_back(x);
+    for (Value f = x->on_cancel; is_cons(f); f = cdr(f))
+      queue_job(vm, car(f), kNil, nullptr, JobKind::Ignore);
+    x->on_cancel = kNil;
+    for (Handle* c = x->children; c; c = c->sib_next) work.push_back(c);
+    release_inputs(x, work);
+  }
+  for (size_t i = order.size(); i-- > 0;) {
+    Handle* x = order[i];
+    if (settled(x)) continue;
+    // Most kinds settle now; some (bracket, finally) after a callback runs.
+    if (!on_cancel_requested(vm, x)) cancel_settle(x);
+  }
+  return true;
+}
+
+void release_input(Handle* in) {
+  if (settled(in)) return;
+  if (in->dependents > 0) --in->dependents;
+  if (in->dependents == 0) cancel(in);
+}
+
+// ---- jobs --------------------------------------------------------------------------
+
+void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
+  g_jobs.push_back({fn, args, target, target ? target->scope : g_scope, kind});
+  if (target && target->kind == Kind::Scope) g_jobs.back().scope = target;
+}
+
+bool have_jobs() { return !g_jobs.empty(); }
+
+Value next_job(VM& vm) {
+  if (g_jobs.empty()) return kNil;
+  Job j = g_jobs.front();
+  g_jobs.pop_front();
+  auto* t = static_cast<JobToken*>(gc_alloc(sizeof(JobToken)));
+  t->base.h = {Type::Opaque, 0, 0, 0};
+  t->base.cls = &kJobClass;
+  t->base.payload = t;
+  t->target = j.target;
+  t->scope_before = g_scope;
+  t->kind = j.kind;
+  g_scope = j.scope;
+  if (j.target && j.target->state == State::Pending) j.target->state = State::Running;
+  return cons(obj_val(t), cons(j.fn, cons(j.args, kNil)));
+}
+
+void job_done(VM& vm, Value token, Value r) {
+  auto* t = reinterpret_cast<JobToken*>(token);
+  g_scope = t->scope_before;
+  Handle* h = t->target;
+  switch (t->kind) {
+    case JobKind::Resolve:
+      if (h) {
+        if (h->kind == Kind::Scope)
+          scope_result(vm, h, r);
+        else
+          resolve(vm, h, r);
+      }
+      break;
+    case JobKind::Finally: {
+      // f ran: the finally handle takes its input's outcome, unless f failed.
+      if (!h || settled(h)) break;
+      Handle* in = is_handle(h->fn2) ? as_handle(h->fn2) : nullptr;
+      if (is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed)) {
+        fail_with(h, is_handle(r) ? as_handle(r)->result : r);
+      } else if (h->flags & kCancelling || !in) {
+        cancel_settle(h);
+      } else {
+        settle(h, in->state, in->result);
+      }
+      break;
+    }
+    case JobKind::Release:
+      // Bracket: release ran; the bracket takes the outcome of `use`.
+      if (h && !settled(h)) {
+        Handle* use = is_handle(h->data) ? as_handle(h->data) : nullptr;
+        if (is_error(r)) {
+          fail_with(h, r);
+        } else if (!use || use->state == State::Cancelled || (h->flags & kCancelling)) {
+          cancel_settle(h);
+        } else {
+          mark_handled(use);
+          settle(h, use->state, use->result);
+        }
+      }
+      break;
+    case JobKind::Interval:
+      if (h && !settled(h) && is_keyword(r) && as_symbol(r)->view() == ":stop") complete(h, kNil);
+      break;
+    case JobKind::Schedule:
+      if (h && !settled(h)) complete(h, r);
+      break;
+    case JobKind::Ignore:
+      break;
+  }
+}
+
+Value return_draining(VM& vm, Value v) {
+  if (g_jobs.empty()) return v;
+  static Value drain = intern("%aio-drain");
+  return vm.tail_call(as_symbol(drain)->global, cons(v, kNil));
+}
+
+// ---- scopes ----------------------------------------------------------------------------
+
+Handle* current_scope() { return g_scope; }
+void set_current_scope(Handle* s) { g_scope = s; }
+
+void scope_result(VM& vm, Handle* scope, Value r) {
+  if (settled(scope)) return;
+  // The result may still be running: wait for it (index 1), then finish.
+  if (is_handle(r) && !settled(as_handle(r))) {
+    Handle* inner = as_handle(r);
+    // The result handle is the scope's own work: it must not be cancelled
+    // when the scope finishes.
+    scope_unlink(inner);
+    inner->scope = nullptr;
+    scope->data = r;
+    scope->state = State::Running;
+    wait_on(scope, inner, 1);
+    return;
+  }
+  // Nothing started inside outlives the scope: cancel what is left first.
+  while (Handle* c = scope->children) {
+    scope_unlink(c);
+    c->scope = nullptr;
+    cancel(c);
+  }
+  if (is_handle(r)) {
+    Handle* inner = as_handle(r);
+    mark_handled(inner);
+    settle(scope, inner->state, inner->result);
+  } else if (is_error(r)) {
+    fail_with(scope, r);
+  } else {
+    complete(scope, r);
+  }
+}
+
+// ---- bookkeeping ------------------------------------------------------------------------
+
+const Counts& counts() { return g_counts; }
+Handle* live_handles() { return g_live; }
+
+SrcLoc created_at(const Handle* h) {
+  if (!h->src_proto) return {nullptr, 0, 0};
+  const uint32_t* pc = h->src_pc;
+  if (pc > h->src_proto->code) --pc;
+  return proto_loc(h->src_proto, pc);
+}
+
+int report_unhandled() {
+  int n = 0;
+  for (Handle* h : g_unhandled) {
+    if ((h->flags & (kHandled | kReported)) || h->state != State::Failed) continue;
+    h->flags |= kReported;
+    ++n;
+    Value e = failure_as_error(h);
+    const SrcLoc& l = as_error(e)->loc;
+    std::string msg = display_string(as_error(e)->message);
+    if (l.file)
+      fprintf(stderr, "valk: unhandled failure of handle#%llu (created at %s:%u:%u): %s\n",
+              (unsigned long long)h->id, l.file, l.line, l.col, msg.c_str());
+    else
+      fprintf(stderr, "valk: unhandled failure of handle#%llu: %s\n", (unsigned long long)h->id,
+              msg.c_str());
+  }
+  g_unhandled.clear();
+  return n;
+}
+
+}  // namespace valk::aio
