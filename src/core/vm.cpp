@@ -16,7 +16,9 @@
 #include <gc/gc.h>
 #include <gc/gc_mark.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,6 +35,11 @@ namespace valk {
 
 namespace {
 
+// Every live VM (tests create several); the newest is current_vm().
+std::vector<VM*>& all_vms() {
+  static auto* v = new std::vector<VM*>;
+  return *v;
+}
 VM* g_vm = nullptr;
 GC_push_other_roots_proc g_prev_push = nullptr;
 
@@ -41,11 +48,11 @@ GC_push_other_roots_proc g_prev_push = nullptr;
 // its stack top in a register, so it stores sp before anything allocates.
 void GC_CALLBACK push_vm_roots() {
   if (g_prev_push) g_prev_push();
-  VM* vm = g_vm;
-  if (!vm) return;
-  if (vm->sp) GC_push_all(vm->stack, vm->stack + vm->sp);
-  if (vm->nframes) GC_push_all(vm->frames, vm->frames + vm->nframes);
-  GC_push_all(vm, vm + 1);
+  for (VM* vm : all_vms()) {
+    if (vm->sp) GC_push_all(vm->stack, vm->stack + vm->sp);
+    if (vm->nframes) GC_push_all(vm->frames, vm->frames + vm->nframes);
+    GC_push_all(vm, vm + 1);
+  }
 }
 
 struct Continuation {
@@ -131,6 +138,7 @@ VM::VM() {
     gc_ready = true;
   }
   g_vm = this;
+  all_vms().push_back(this);
   stack_cap = 1 << 16;
   stack = static_cast<Value*>(malloc(stack_cap * sizeof(Value)));
   frames_cap = 1 << 10;
@@ -180,7 +188,9 @@ VM::VM() {
 }
 
 VM::~VM() {
-  if (g_vm == this) g_vm = nullptr;
+  auto& v = all_vms();
+  v.erase(std::find(v.begin(), v.end(), this));
+  if (g_vm == this) g_vm = v.empty() ? nullptr : v.back();
   free(stack);
   free(frames);
 }

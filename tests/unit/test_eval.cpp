@@ -167,7 +167,7 @@ TEST(Upstream, LambdaNamesCanBeRedefined) {
 TEST(Upstream, MalformedClausesAreErrors) {
   EXPECT_EQ(err_of("(select {true})"), "1:1 select: each clause must be {condition result}");
   EXPECT_EQ(err_of("(eval (list 'quasiquote (list (list 'unquote))))"),
-            "unquote: expected 1 argument");
+            "1:1 unquote: expected 1 argument");
 }
 
 TEST(Upstream, PlistShorthand) {
