@@ -15,6 +15,8 @@ namespace valk::aio {
 struct Handle;
 
 int64_t now_us();
+// Cheap and coarse (a few ms): for bookkeeping such as handle ages.
+int64_t coarse_now_us();
 bool virtual_time();
 void set_virtual_time(bool on);
 // Moves the virtual clock forward (never backward).

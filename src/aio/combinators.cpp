@@ -82,6 +82,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
     case Kind::Then:
       if (index == 1) return copy_outcome(h, in);
       mark_handled(in);
+      h->data = kNil;  // settled: no longer needed, and a long chain can be collected
       if (in->state == State::Completed) {
         h->state = State::Running;
         queue_job(vm, h->fn, cons(in->result, kNil), h, JobKind::Resolve);
@@ -94,6 +95,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
     case Kind::Catch:
       if (index == 1) return copy_outcome(h, in);
       mark_handled(in);
+      h->data = kNil;
       if (in->state == State::Failed) {
         h->state = State::Running;
         queue_job(vm, h->fn, cons(in->result, kNil), h, JobKind::Resolve);

@@ -33,23 +33,19 @@ Traced<Handle*> g_notify;      // settled handles whose waiters are still to be 
 bool g_notifying = false;
 std::vector<Handle*, traceable_allocator<Handle*>> g_unhandled;
 
+// A queued callback. It is its own token while it runs: the job
+// trampoline hands it back to job_done with the callback's result.
 struct Job {
+  Opaque base;
   Value fn;
   Value args;
   Handle* target;
   Handle* scope;
-  JobKind kind;
-};
-Traced<Job> g_jobs;
-
-// What a running job needs when it finishes.
-struct JobToken {
-  Opaque base;
-  Handle* target;
   Handle* scope_before;
   JobKind kind;
 };
 const OpaqueClass kJobClass = {"aio-job", nullptr};
+Traced<Job*> g_jobs;
 
 void print_handle(std::string& out, const Opaque* self) {
   auto* h = reinterpret_cast<const Handle*>(self);
@@ -175,13 +171,13 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   h->children = nullptr;
   h->timer = nullptr;
   h->ext = nullptr;
-  h->created_us = now_us();
+  h->created_us = coarse_now_us();
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
   h->src_pc = nullptr;
   for (size_t i = vm.nframes; i-- > 0;) {
     const Proto* p = vm.frames[i].closure->proto;
-    if (p->file && strncmp(p->file, "<lib>/", 6) != 0) {
+    if (p->file && !p->is_lib) {
       h->src_proto = p;
       h->src_pc = vm.frames[i].pc;
       break;
@@ -343,30 +339,37 @@ void release_input(Handle* in) {
 // ---- jobs --------------------------------------------------------------------------
 
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
-  g_jobs.push_back({fn, args, target, target ? target->scope : g_scope, kind});
-  if (target && target->kind == Kind::Scope) g_jobs.back().scope = target;
+  auto* j = static_cast<Job*>(gc_alloc(sizeof(Job)));
+  j->base.h = {Type::Opaque, 0, 0, 0};
+  j->base.cls = &kJobClass;
+  j->base.payload = j;
+  j->fn = fn;
+  j->args = args;
+  j->target = target;
+  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : g_scope;
+  j->scope_before = nullptr;
+  j->kind = kind;
+  g_jobs.push_back(j);
 }
 
 bool have_jobs() { return !g_jobs.empty(); }
 
-Value next_job(VM& vm) {
-  if (g_jobs.empty()) return kNil;
-  Job j = g_jobs.front();
+Value run_next_job(VM& vm) {
+  if (g_jobs.empty()) return kFalse;
+  Job* j = g_jobs.front();
   g_jobs.pop_front();
-  auto* t = static_cast<JobToken*>(gc_alloc(sizeof(JobToken)));
-  t->base.h = {Type::Opaque, 0, 0, 0};
-  t->base.cls = &kJobClass;
-  t->base.payload = t;
-  t->target = j.target;
-  t->scope_before = g_scope;
-  t->kind = j.kind;
-  g_scope = j.scope;
-  if (j.target && j.target->state == State::Pending) j.target->state = State::Running;
-  return cons(obj_val(t), cons(j.fn, cons(j.args, kNil)));
+  j->scope_before = g_scope;
+  g_scope = j->scope;
+  if (j->target && j->target->state == State::Pending) j->target->state = State::Running;
+  // (trampoline fn [arg] job): runs fn delimited, then job_done.
+  Value token = obj_val(j);
+  Value call = is_cons(j->args) ? cons(j->fn, cons(car(j->args), cons(token, kNil)))
+                                : cons(j->fn, cons(token, kNil));
+  return vm.tail_call(VM::job_trampoline(is_cons(j->args) ? 1 : 0), call);
 }
 
 void job_done(VM& vm, Value token, Value r) {
-  auto* t = reinterpret_cast<JobToken*>(token);
+  auto* t = reinterpret_cast<Job*>(token);
   g_scope = t->scope_before;
   Handle* h = t->target;
   switch (t->kind) {
@@ -419,6 +422,7 @@ void job_done(VM& vm, Value token, Value r) {
 Value return_draining(VM& vm, Value v) {
   if (g_jobs.empty()) return v;
   static Value drain = intern("%aio-drain");
+  VM::job_done_hook = job_done;
   return vm.tail_call(as_symbol(drain)->global, cons(v, kNil));
 }
 

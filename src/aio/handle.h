@@ -134,8 +134,9 @@ enum class JobKind : uint8_t {
 };
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind);
 bool have_jobs();
-// For the Lisp drain: the next job as (token fn args), or nil.
-Value next_job(VM& vm);
+// For the Lisp drain: runs the next job (as a tail call through the VM's
+// job trampoline, which reports to job_done), or returns false if none.
+Value run_next_job(VM& vm);
 void job_done(VM& vm, Value token, Value result);
 // A builtin's return: v itself when no job is queued, else a tail call that
 // drains the queue and then yields v.

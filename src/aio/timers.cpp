@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #include "aio/clock.h"
@@ -76,6 +77,13 @@ int64_t now_us() {
   if (g_virtual) return g_virtual_now;
   return int64_t(uv_hrtime() / 1000);
 }
+int64_t coarse_now_us() {
+  if (g_virtual) return g_virtual_now;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 bool virtual_time() { return g_virtual; }
 void set_virtual_time(bool on) {
   if (on && !g_virtual) g_virtual_now = int64_t(uv_hrtime() / 1000);

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "aio/handle.h"
+#include "aio/loop.h"
 #include "cli/repl.h"
 #include "core/printer.h"
 #include "core/vm.h"
@@ -37,8 +39,12 @@ void report(const valk::Value err) {
     fprintf(stderr, "%s\n", msg.c_str());
 }
 
+// The end of a program: pending async work runs to completion (SPEC 2.1),
+// then failures nobody handled are reported.
 int finish(valk::VM& vm, int status) {
+  if (valk::aio::started()) valk::aio::run(vm);
   fflush(stdout);
+  valk::aio::report_unhandled();
   if (vm.exit_requested) return vm.exit_code;
   return status;
 }

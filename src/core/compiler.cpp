@@ -12,6 +12,8 @@
 #include <gc/gc_allocator.h>
 
 #include <algorithm>
+#include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -93,8 +95,16 @@ bool first_is_list(Value l) { return is_cons(l) && is_list(car(l)); }
 
 class Compiler {
  public:
-  Compiler(const LocMap* locs, const char* file, std::unordered_set<Value>& need)
-      : locs_(locs), file_(file), need_(need) {}
+  // Forms the compiler builds itself (aio/do, aio/let) must be the same
+  // objects on every attempt, since lambdas are known by their form.
+  struct Rewrites {
+    std::unordered_map<Value, Value> map;
+    ValueVec keep;  // keeps the built forms alive between attempts
+  };
+
+  Compiler(const LocMap* locs, const char* file, std::unordered_set<Value>& need,
+           Rewrites& rewrites)
+      : locs_(locs), file_(file), need_(need), rewrites_(rewrites) {}
 
   bool restart = false;
 
@@ -129,6 +139,17 @@ class Compiler {
   const LocMap* locs_;
   const char* file_;
   std::unordered_set<Value>& need_;
+  Rewrites& rewrites_;
+
+  template <class F>
+  Value rewritten(Value form, F build) {
+    auto it = rewrites_.map.find(form);
+    if (it != rewrites_.map.end()) return it->second;
+    Value r = build();
+    rewrites_.map.emplace(form, r);
+    rewrites_.keep.push_back(r);
+    return r;
+  }
   FnState* fs_ = nullptr;
   FnState ext_;
 
@@ -538,25 +559,7 @@ class Compiler {
     if (head == s.case_) return compile_case(args, n, tail), true;
     if (head == s.thread_first || head == s.thread_last) {
       if (n < 1) return compile_error("->: expected a value", tail), true;
-      Value acc = arg(0);
-      for (Value st = cdr(args); is_cons(st); st = cdr(st)) {
-        Value step = car(st);
-        if (is_cons(step)) {
-          Value fhead = car(step);
-          Value rest = cdr(step);
-          if (head == s.thread_first) {
-            acc = cons(fhead, cons(acc, rest));
-          } else {
-            ListBuilder b(false);
-            b.push(fhead);
-            for (Value r = rest; is_cons(r); r = cdr(r)) b.push(car(r));
-            b.push(acc);
-            acc = b.result();
-          }
-        } else {
-          acc = cons(step, cons(acc, kNil));
-        }
-      }
+      Value acc = rewritten(x, [&] { return thread(head == s.thread_first, args); });
       expr(acc, tail);
       return true;
     }
@@ -592,7 +595,7 @@ class Compiler {
     if (head == s.aio_do) {
       // Upstream's one-argument form: (aio/do {step ...}).
       Value steps = n == 1 && is_qcons(arg(0)) ? arg(0) : args;
-      expr(aio_do_steps(steps), tail);
+      expr(rewritten(x, [&] { return aio_do_steps(steps); }), tail);
       return true;
     }
     if (head == s.aio_let) {
@@ -604,7 +607,7 @@ class Compiler {
         bindings = car(bindings);
       Value body = cdr(args);
       if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
-      expr(aio_let_groups(bindings, body), tail);
+      expr(rewritten(x, [&] { return aio_let_groups(bindings, body); }), tail);
       return true;
     }
     if (head == s.penv) {
@@ -647,6 +650,27 @@ class Compiler {
       return true;
     }
     return false;
+  }
+
+  // (-> x (f a) g) is (g (f x a)); (->> x (f a) g) is (g (f a x)).
+  static Value thread(bool first, Value args) {
+    Value acc = car(args);
+    for (Value st = cdr(args); is_cons(st); st = cdr(st)) {
+      Value step = car(st);
+      if (is_cons(step)) {
+        if (first) {
+          acc = cons(car(step), cons(acc, cdr(step)));
+        } else {
+          ListBuilder b(false);
+          for (Value r = step; is_cons(r); r = cdr(r)) b.push(car(r));
+          b.push(acc);
+          acc = b.result();
+        }
+      } else {
+        acc = cons(step, cons(acc, kNil));
+      }
+    }
+    return acc;
   }
 
   static Value list3(Value a, Value b, Value c) { return cons(a, cons(b, cons(c, kNil))); }
@@ -1157,6 +1181,7 @@ class Compiler {
     p->has_rest = rest;
     p->env_mode = f.env_mode;
     p->is_reset = 0;
+    p->is_lib = file_ && strncmp(file_, "<lib>/", 6) == 0;
     p->nlocals = f.nlocals;
     p->maxstack = uint32_t(f.maxdepth) + 4;
     p->name = name;
@@ -1182,8 +1207,9 @@ Value make_closure(Proto* p, Env* env) {
 Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const char* file,
                    Value scope, Env* env, bool toplevel, SrcLoc at = {nullptr, 0, 0}) {
   std::unordered_set<Value> need;
+  Compiler::Rewrites rewrites;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    Compiler c(locs, file, need);
+    Compiler c(locs, file, need, rewrites);
     FnState* outer = scope == kNil ? nullptr : c.external_scope(scope);
     Value proto = c.function_of(forms, key, outer, toplevel, at);
     if (!c.restart) return make_closure(as_proto(proto), env);

@@ -52,6 +52,7 @@ namespace valk {
   X(HEAD, 0)       /* inlined (head l), (tail l), (nil? x)            */    \
   X(TAIL, 0)                                                                \
   X(ISNIL, 0)                                                               \
+  X(JOBDONE, 1)    /* slot     ( r -- true ) reports a job's result     */    \
   X(EQV, 0)        /*          ( a b -- bool ) structural, for case   */
 
 enum Op : uint32_t {

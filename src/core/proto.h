@@ -23,6 +23,7 @@ struct Proto {
   uint8_t has_rest;   // & rest parameter in slot nparams
   uint8_t env_mode;   // locals live in a heap Env (captured or eval'd)
   uint8_t is_reset;   // the async-reset trampoline
+  uint8_t is_lib;     // compiled from the built-in library (lib/valk)
   uint32_t nlocals;   // slots, parameters included
   uint32_t maxstack;  // operand stack needed above the locals
   Value name;         // symbol, or kNil for anonymous functions

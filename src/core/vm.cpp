@@ -91,6 +91,7 @@ Value make_closure_of(Proto* p, Env* env) {
 Value g_trampoline = kNil;            // the async-reset delimiter
 const uint32_t* g_trampoline_ret = nullptr;  // its RETURN instruction
 Value g_call_stub[8];                 // [CALL n, RETURN] for VM::call
+Value g_job_tramp[2];                 // job trampolines for 0 and 1 arguments
 
 // Inlined arithmetic: the symbols and the builtins they stand for.
 struct Inline {
@@ -156,6 +157,11 @@ VM::VM() {
     g_trampoline_ret = t->code + 4;
     for (uint32_t n = 0; n < 8; ++n)
       g_call_stub[n] = make_closure_of(make_stub_proto({OP_CALL, n, OP_RETURN}, 0, 0), nullptr);
+    Proto* j0 = make_stub_proto({OP_LOCAL, 0, OP_CALL, 0, OP_JOBDONE, 1, OP_RETURN}, 2, 2);
+    Proto* j1 = make_stub_proto({OP_LOCAL, 0, OP_LOCAL, 1, OP_CALL, 1, OP_JOBDONE, 2, OP_RETURN}, 3, 3);
+    j0->is_reset = j1->is_reset = 1;
+    g_job_tramp[0] = make_closure_of(j0, nullptr);
+    g_job_tramp[1] = make_closure_of(j1, nullptr);
   }
 
   open_all(*this);
@@ -246,6 +252,9 @@ SrcLoc VM::current_loc() const {
   }
   return {nullptr, 0, 0};
 }
+
+void (*VM::job_done_hook)(VM&, Value, Value) = nullptr;
+Value VM::job_trampoline(int nargs) { return g_job_tramp[nargs ? 1 : 0]; }
 
 bool VM::in_reset() const {
   for (size_t i = nframes; i-- > exec_base;)
@@ -835,6 +844,14 @@ L_IFCMP: {
   top[-2] = as_symbol(in.sym)->global;
   ++top;
   pc += 3;
+  NEXT;
+}
+
+L_JOBDONE: {
+  SAVE();
+  Value token = base[*pc++];
+  if (job_done_hook) job_done_hook(*this, token, top[-1]);
+  top[-1] = kTrue;
   NEXT;
 }
 

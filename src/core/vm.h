@@ -43,6 +43,13 @@ struct VM {
   // builtin's place, as a tail call.
   Value tail_call(Value fn, Value arglist);
 
+  // The async runtime's callbacks ("jobs") run through a trampoline frame
+  // that delimits them like async-reset and reports the result to
+  // job_done_hook(vm, token, result). Calling job_trampoline(n) with
+  // (fn arg1..argn token) runs one job.
+  static Value job_trampoline(int nargs);
+  static void (*job_done_hook)(VM& vm, Value token, Value result);
+
   // True when an async-reset delimits the running code (within the
   // current run of the interpreter loop).
   bool in_reset() const;

@@ -298,11 +298,7 @@ Value b_within(VM& vm, Value* args, int argc) {
 
 // ---- the drain and await, used by lib/valk/aio.valk -----------------------------------------
 
-Value b_next_job(VM& vm, Value* args, int argc) { return next_job(vm); }
-Value b_job_done(VM& vm, Value* args, int argc) {
-  job_done(vm, args[0], args[1]);
-  return kNil;
-}
+Value b_run_next_job(VM& vm, Value* args, int argc) { return run_next_job(vm); }
 Value b_settled(VM& vm, Value* args, int argc) {
   CHECK_HANDLE("aio/await", 0);
   return make_bool(settled(as_handle(args[0])));
@@ -350,6 +346,7 @@ Value b_dump(VM& vm, Value* args, int argc) {
 }  // namespace
 
 void open_aio(VM& vm) {
+  VM::job_done_hook = job_done;
   define("aio/start", b_start, 0, 1);
   define("aio/run", b_run, 0, 1);
   define("aio/stop", b_stop, 0, 1);
@@ -381,8 +378,7 @@ void open_aio(VM& vm) {
   define("aio/within", b_within, 2, 2);
   define("aio/dump", b_dump, 0, 1);
   define("%aio-system?", [](VM&, Value* args, int) { return make_bool(is_system(args[0])); }, 1, 1);
-  define("%aio-next-job", b_next_job, 0, 0);
-  define("%aio-job-done", b_job_done, 2, 2);
+  define("%aio-run-next-job", b_run_next_job, 0, 0);
   define("%aio-settled?", b_settled, 1, 1);
   define("%aio-outcome", b_outcome, 1, 1);
   define("%aio-in-reset?", b_in_reset, 0, 0);
