@@ -4,6 +4,7 @@
 // in real time a single libuv timer is armed for the earliest deadline.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace valk {

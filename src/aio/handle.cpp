@@ -436,10 +436,10 @@ void scope_result(VM& vm, Handle* scope, Value r) {
   // The result may still be running: wait for it (index 1), then finish.
   if (is_handle(r) && !settled(as_handle(r))) {
     Handle* inner = as_handle(r);
-    // The result handle is the scope's own work: it must not be cancelled
-    // when the scope finishes.
+    // The result handle is the scope's own work: it leaves the children
+    // (it must not be cancelled when the scope finishes) but keeps the
+    // scope, so its callbacks still run on the scope's behalf.
     scope_unlink(inner);
-    inner->scope = nullptr;
     scope->data = r;
     scope->state = State::Running;
     wait_on(scope, inner, 1);

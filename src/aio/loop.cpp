@@ -16,14 +16,18 @@ LoopStats g_stats{};
 
 void on_master(uv_timer_t*) {}  // waking the loop is all it is for
 
+// The master timer counts as loop work only while armed, so that
+// uv_loop_alive() means "real I/O is pending" and uv_run blocks on it.
+void disarm_master() {
+  uv_timer_stop(&g_master);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&g_master));
+}
 void arm_master() {
   int64_t d = next_deadline();
-  if (d < 0 || virtual_time()) {
-    uv_timer_stop(&g_master);
-    return;
-  }
+  if (d < 0 || virtual_time()) return;
   int64_t wait_us = d - now_us();
   uint64_t ms = wait_us <= 0 ? 0 : uint64_t((wait_us + 999) / 1000);
+  uv_ref(reinterpret_cast<uv_handle_t*>(&g_master));
   uv_timer_start(&g_master, on_master, ms, 0);
 }
 
@@ -58,6 +62,7 @@ bool step(VM& vm, bool may_block) {
     g_stats.busy_us += now_us() - t0;
     return true;
   }
+  disarm_master();
   bool io = uv_loop_alive(&g_loop) != 0;
   int64_t next = next_deadline();
   if (!io && next < 0) return have_jobs();

@@ -3,6 +3,7 @@
 // ignored: upstream passed its system value, (aio/metrics sys). An error
 // there still travels outward (SPEC 1.3).
 #include "aio/metrics.h"
+#include "aio/runtime_metrics.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -12,6 +13,7 @@ namespace {
 // that never touched the runtime still sees all of them (at zero).
 metrics::Registry& registry() {
   metrics::register_standard_metrics();
+  aio::sync_runtime_metrics();
   return metrics::global();
 }
 
