@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Valkyria benchmark runner: times Valkyria against Lua 5.4 and Guile 3
-# (interpreted, --no-auto-compile) on the programs in bench/programs/,
-# side by side in one run on this machine.
+# (interpreted, --no-auto-compile) on the programs in bench/programs/, and
+# its async runtime against Node.js (Promises and timers), side by side in
+# one run on this machine.
 #
-# Usage: bench/run.sh [RUNS] [--markdown]
+# Usage: bench/run.sh [RUNS] [--markdown] [--async | --no-async]
 #   RUNS        runs per benchmark and language (default 5); the median is reported
 #   --markdown  print the results as markdown tables (for docs/benchmarks.md)
+#   --async     only the async section (aio vs Node.js timings, memory per handle)
+#   --no-async  everything but the async section
 # Environment:
 #   VALK=path       Valkyria binary (default: build/valk in the repo root)
 #   LUA=cmd         Lua 5.4 interpreter (default: lua5.4)
 #   GUILE=cmd       Guile 3 (default: guile)
-#   BENCH_ONLY="fib loop"   run only these benchmarks (default: all)
+#   NODE=cmd        Node.js, for the async section (default: node)
+#   BENCH_ONLY="fib loop"   run only these benchmarks (default: all). Names:
+#                   fib loop list string closure (language benchmarks; the
+#                   start-up and deep-recursion sections run with them),
+#                   aio_chain aio_all aio_sleep aio_mem, or async for all four.
 #   BENCH_TIMEOUT=s per-process time limit for the checking run (default 300)
 #   BENCH_NO_HYPERFINE=1    time with the date +%s%N loop even if hyperfine exists
 #
@@ -28,11 +35,14 @@ PROG="$ROOT/bench/programs"
 
 RUNS=5
 MARKDOWN=0
+ASYNC_MODE=default
 for arg in "$@"; do
   case "$arg" in
     --markdown|-m) MARKDOWN=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    ''|*[!0-9]*) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [RUNS] [--markdown])" >&2; exit 2 ;;
+    --async) ASYNC_MODE=only ;;
+    --no-async) ASYNC_MODE=none ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    ''|*[!0-9]*) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [RUNS] [--markdown] [--async | --no-async])" >&2; exit 2 ;;
     *) RUNS=$arg ;;
   esac
 done
@@ -46,8 +56,30 @@ case "$VALK" in
 esac
 LUA=${LUA:-lua5.4}
 GUILE=${GUILE:-guile}
+NODE=${NODE:-node}
 TIMEOUT=${BENCH_TIMEOUT:-300}
-BENCHES=${BENCH_ONLY:-"fib loop list string closure"}
+LANG_ALL="fib loop list string closure"
+ASYNC_ALL="aio_chain aio_all aio_sleep aio_mem"
+# Split the selection into language benchmarks (BENCHES) and async ones
+# (ASYNC_BENCHES).  The start-up and deep-recursion sections (CORE=1) run
+# unless the selection is async only.
+BENCHES="" ASYNC_BENCHES="" CORE=1
+if [ -n "${BENCH_ONLY:-}" ]; then
+  for b in $BENCH_ONLY; do
+    case "$b" in
+      async) ASYNC_BENCHES+=" $ASYNC_ALL" ;;
+      aio_*) ASYNC_BENCHES+=" $b" ;;
+      *) BENCHES+=" $b" ;;
+    esac
+  done
+  [ -z "$BENCHES" ] && CORE=0
+else
+  BENCHES=$LANG_ALL ASYNC_BENCHES=$ASYNC_ALL
+fi
+case "$ASYNC_MODE" in
+  only) BENCHES="" CORE=0; [ -n "${BENCH_ONLY:-}" ] || ASYNC_BENCHES=$ASYNC_ALL ;;
+  none) ASYNC_BENCHES="" ;;
+esac
 STARTUP_RUNS=$(( RUNS > 20 ? RUNS : 20 ))   # start-up is short and noisy: at least 20 runs
 RSS_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
 
@@ -59,6 +91,9 @@ declare -A EXPECT=(
   [string]="200000 3742640"
   [closure]="1000000000000"
   [deep]="1000000"
+  [aio_chain]="1000000"
+  [aio_all]="100000 4999950000"
+  [aio_sleep]="100000"
 )
 declare -A DESC=(
   [fib]="fib(30)"
@@ -66,6 +101,9 @@ declare -A DESC=(
   [list]="list 1M build+fold"
   [string]="string build 200k"
   [closure]="closures 1M"
+  [aio_chain]="then chain 1M (settled)"
+  [aio_all]="all over 100k settled"
+  [aio_sleep]="100k concurrent sleep 1ms"
 )
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/valk-bench.XXXXXX")
@@ -83,6 +121,7 @@ set_cmd() {
     valk)  CMD=("$VALK" "$PROG/$2.valk") ;;
     lua)   CMD=($LUA "$PROG/$2.lua") ;;
     guile) CMD=($GUILE --no-auto-compile "$PROG/$2.scm") ;;
+    node)  CMD=($NODE "$PROG/$2.js") ;;
   esac
 }
 
@@ -91,6 +130,7 @@ lang_available() {
     valk)  [ -x "$VALK" ] ;;
     lua)   have "${LUA%% *}" ;;
     guile) have "${GUILE%% *}" ;;
+    node)  have "${NODE%% *}" ;;
   esac
 }
 
@@ -206,6 +246,7 @@ if [ -x "$VALK" ]; then
 fi
 lua_ver=$($LUA -v 2>&1 | head -1 | awk '{print $1, $2}')
 guile_ver=$($GUILE --version 2>/dev/null | head -1)
+node_ver=$($NODE --version 2>/dev/null | head -1); node_ver=${node_ver:-"missing ($NODE)"}
 hf_ver=$([ $HAVE_HYPERFINE -eq 1 ] && hyperfine --version || echo "date +%s%N loop (hyperfine not used)")
 
 if [ $MARKDOWN -eq 1 ]; then
@@ -215,6 +256,7 @@ if [ $MARKDOWN -eq 1 ]; then
   echo "- CPU: ${cpu:-unknown}, nproc = $(nproc)"
   echo "- Kernel: $(uname -sr)"
   echo "- Valkyria: $valk_ver; Lua: $lua_ver; Guile: $guile_ver (run with --no-auto-compile)"
+  [ -n "$ASYNC_BENCHES" ] && echo "- Node.js: $node_ver (async section)"
   echo "- Timer: $hf_ver; median of $RUNS runs (start-up: $STARTUP_RUNS runs), 1 warm-up run"
 else
   echo "Valkyria benchmarks"
@@ -225,6 +267,7 @@ else
   echo "  valk:     $valk_ver  [$VALK]"
   echo "  lua:      $lua_ver"
   echo "  guile:    $guile_ver (--no-auto-compile)"
+  [ -n "$ASYNC_BENCHES" ] && echo "  node:     $node_ver (async section)"
   echo "  timer:    $hf_ver; median of $RUNS runs (start-up: $STARTUP_RUNS), 1 warm-up run"
 fi
 
@@ -232,9 +275,10 @@ FAILS=0
 TARGET_NOTES=()
 
 # ---- programs ---------------------------------------------------------------
+declare -A T
+if [ $CORE -eq 1 ]; then
 table_start "Whole-process wall time, median of $RUNS runs (ms)" \
   "benchmark" "valk ms" "lua ms" "guile ms" "valk/lua" "valk/guile"
-declare -A T
 for b in $BENCHES; do
   if [ -z "${EXPECT[$b]+x}" ]; then log "unknown benchmark: $b"; continue; fi
   for lang in valk lua guile; do
@@ -335,6 +379,143 @@ if [ -n "$valk_rss" ]; then
   else TARGET_NOTES+=("deep recursion max RSS < 500 MB: FAIL ($mb MB)"); fi
 else
   TARGET_NOTES+=("deep recursion max RSS < 500 MB: FAIL (no measurement)")
+fi
+
+fi  # CORE: language benchmarks, start-up, deep recursion
+
+# ---- async: aio vs Node.js Promises and timers ------------------------------------
+# Same method as the language benchmarks: each program checked once, then
+# the median whole-process wall time of RUNS runs; node runs bench/programs/B.js.
+ASYNC_TIMED="" ASYNC_MEM=0
+for b in $ASYNC_BENCHES; do
+  case "$b" in
+    aio_mem) ASYNC_MEM=1 ;;
+    aio_chain|aio_all|aio_sleep) case " $ASYNC_TIMED " in *" $b "*) ;; *) ASYNC_TIMED+=" $b" ;; esac ;;
+    *) log "unknown benchmark: $b" ;;
+  esac
+done
+if [ -n "$ASYNC_TIMED" ]; then
+  table_start "Async: whole-process wall time, median of $RUNS runs (ms)" \
+    "benchmark" "valk ms" "node ms" "valk/node"
+  for b in $ASYNC_TIMED; do
+    for lang in valk node; do
+      if ! lang_available "$lang"; then
+        T[$b.$lang]="FAIL"; log "[$b/$lang] FAIL: interpreter not found"; FAILS=$((FAILS + 1)); continue
+      fi
+      set_cmd "$lang" "$b"
+      log "[$b/$lang] checking: ${CMD[*]}"
+      if ! check "${EXPECT[$b]}" "${CMD[@]}"; then
+        T[$b.$lang]="FAIL"; log "[$b/$lang] FAIL: $WHY"; FAILS=$((FAILS + 1)); continue
+      fi
+      log "[$b/$lang] timing, $RUNS runs"
+      if ms=$(median_ms "$RUNS" "${CMD[@]}") && [ -n "$ms" ]; then
+        T[$b.$lang]=$ms
+      else
+        T[$b.$lang]="FAIL"; log "[$b/$lang] FAIL: timing run failed"; FAILS=$((FAILS + 1))
+      fi
+    done
+    r=$(ratio "${T[$b.valk]}" "${T[$b.node]}")
+    table_row "${DESC[$b]}" "$(fmt_ms "${T[$b.valk]}")" "$(fmt_ms "${T[$b.node]}")" "$r"
+    if [ "$r" = "-" ]; then TARGET_NOTES+=("${DESC[$b]} faster than Node.js: FAIL (no measurement)")
+    elif awk -v a="${T[$b.valk]}" -v b="${T[$b.node]}" 'BEGIN { exit !(a < b) }'; then
+      TARGET_NOTES+=("${DESC[$b]} faster than Node.js: PASS (valk/node = $r)")
+    else TARGET_NOTES+=("${DESC[$b]} faster than Node.js: FAIL (valk/node = $r)"); fi
+  done
+  # Context: the start-up part of every number above.
+  as_valk="FAIL" as_node="FAIL"
+  if lang_available valk && check "1" "$VALK" -e 1; then
+    log "[async] timing valk -e 1, $STARTUP_RUNS runs"
+    as_valk=$(median_ms "$STARTUP_RUNS" "$VALK" -e 1) || as_valk="FAIL"
+  fi
+  if lang_available node && check "1" $NODE -e 'console.log(1)'; then
+    log "[async] timing node -e 'console.log(1)', $STARTUP_RUNS runs"
+    as_node=$(median_ms "$STARTUP_RUNS" $NODE -e 'console.log(1)') || as_node="FAIL"
+  fi
+  table_row "(start-up alone, $STARTUP_RUNS runs)" "$(fmt_ms "$as_valk")" "$(fmt_ms "$as_node")" \
+    "$(ratio "$as_valk" "$as_node")"
+fi
+
+# ---- async: memory per pending handle ------------------------------------------------
+# bench/programs/aio_mem_K.{valk,js} N: N pending handles (promises) kept in
+# a list (array), print N and the heap in use, exit.  Per element:
+# (maxRSS(2N) - maxRSS(N)) / N, each maxRSS the median of RSS_RUNS runs
+# (GNU time %M); "heap" is the same difference of the program's own heap
+# figure after a full collection (valk: mem/heap/usage, GC heap only; node:
+# process.memoryUsage().heapUsed with --expose-gc, V8 heap only).
+MEM_N=100000
+# mem_measure LANG KIND N : sets MEM_RSS (KiB) and MEM_HEAP (bytes), or "" on failure.
+mem_measure() {
+  local lang=$1 kind=$2 n=$3 i rc got
+  MEM_RSS="" MEM_HEAP=""
+  local cmd
+  case "$lang" in
+    valk) cmd=("$VALK" "$PROG/aio_mem_$kind.valk" "$n") ;;
+    node) cmd=($NODE --expose-gc "$PROG/aio_mem_$kind.js" "$n") ;;
+  esac
+  : >"$TMP/rsslist"
+  for ((i = 0; i < RSS_RUNS; i++)); do
+    log "[aio_mem] $lang $kind N=$n run $((i + 1))/$RSS_RUNS"
+    timeout "$TIMEOUT" /usr/bin/time -f '%M' -o "$TMP/rss" "${cmd[@]}" >"$TMP/out" 2>"$TMP/err" </dev/null
+    rc=$?
+    got=$(head -1 "$TMP/out" | sed -e 's/[[:space:]]*$//')
+    if [ $rc -ne 0 ] || [ "$got" != "$n" ]; then
+      log "[aio_mem] FAIL: $lang $kind N=$n: exit $rc, output '$(head -c 100 "$TMP/out" | tr '\n' ' ')': $(head -c 300 "$TMP/err" | tr '\n' ' ')"
+      return 1
+    fi
+    tail -1 "$TMP/rss" >>"$TMP/rsslist"
+    MEM_HEAP=$(sed -n 2p "$TMP/out" | tr -dc '0-9')
+  done
+  MEM_RSS=$(sort -n "$TMP/rsslist" | awk '{a[NR]=$1} END { print a[int((NR+1)/2)] }')
+}
+# per_elem A B N : (B - A) / N rounded, or "-".
+per_elem() {
+  case "$1$2" in *[!0-9]*|'') echo "-"; return ;; esac
+  awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.0f\n", (b - a) / n }'
+}
+if [ $ASYNC_MEM -eq 1 ]; then
+  table_start "Async: memory per pending handle, N = $MEM_N and $((2 * MEM_N)) (bytes per element; max RSS median of $RSS_RUNS runs)" \
+    "kind" "valk KiB N/2N" "valk B/elem" "valk heap B" "node KiB N/2N" "node B/elem" "node heap B"
+  declare -A MEMDESC=(
+    [never]="never (aio/never)"
+    [sleep]="timer (aio/sleep 100000)"
+    [then]="then on a never handle"
+    [list]="list cell only (baseline)"
+  )
+  for kind in never sleep then list; do
+    declare -A R=()
+    for lang in valk node; do
+      R[$lang.rss]="-" R[$lang.kib]="FAIL" R[$lang.heap]="-"
+      if [ $HAVE_TIME -eq 0 ]; then
+        log "[aio_mem] FAIL: /usr/bin/time missing (apt-get install time)"; FAILS=$((FAILS + 1)); continue
+      fi
+      if ! lang_available "$lang"; then
+        log "[aio_mem] FAIL: $lang not found"; FAILS=$((FAILS + 1)); continue
+      fi
+      if mem_measure "$lang" "$kind" "$MEM_N"; then
+        r1=$MEM_RSS h1=$MEM_HEAP
+        if mem_measure "$lang" "$kind" $((2 * MEM_N)); then
+          R[$lang.kib]="$r1/$MEM_RSS"
+          R[$lang.rss]=$(awk -v a="$r1" -v b="$MEM_RSS" -v n="$MEM_N" 'BEGIN { printf "%.0f\n", (b - a) * 1024 / n }')
+          R[$lang.heap]=$(per_elem "$h1" "$MEM_HEAP" "$MEM_N")
+          continue
+        fi
+      fi
+      FAILS=$((FAILS + 1))
+    done
+    table_row "${MEMDESC[$kind]}" "${R[valk.kib]}" "${R[valk.rss]}" "${R[valk.heap]}" \
+      "${R[node.kib]}" "${R[node.rss]}" "${R[node.heap]}"
+    if [ "$kind" != list ]; then
+      case "${R[valk.rss]}" in
+        ''|*[!0-9-]*|-) TARGET_NOTES+=("memory per pending handle < 200 B, ${MEMDESC[$kind]}: FAIL (no measurement)") ;;
+        *) if [ "${R[valk.rss]}" -lt 200 ]; then
+             TARGET_NOTES+=("memory per pending handle < 200 B, ${MEMDESC[$kind]}: PASS (${R[valk.rss]} B by max RSS, ${R[valk.heap]} B of GC heap; list cell included)")
+           else
+             TARGET_NOTES+=("memory per pending handle < 200 B, ${MEMDESC[$kind]}: FAIL (${R[valk.rss]} B by max RSS, ${R[valk.heap]} B of GC heap; list cell included)")
+           fi ;;
+      esac
+    fi
+    unset R
+  done
 fi
 
 # ---- targets -------------------------------------------------------------------

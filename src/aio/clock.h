@@ -23,14 +23,10 @@ void set_virtual_time(bool on);
 // Moves the virtual clock forward (never backward).
 void advance_virtual(int64_t to_us);
 
-struct Timer {
-  int64_t deadline;  // microseconds on now_us()'s clock
-  int64_t period;    // >0 for intervals
-  uint64_t seq;      // FIFO among equal deadlines
-  uint32_t index;    // position in the heap
-  Handle* handle;
-};
-
+// A timed handle (sleep, schedule, interval, within) is in the timer heap
+// while armed: its `remaining` field is its position there, and an
+// interval keeps its period in `result`. No allocation per timer beyond the
+// heap entry.
 // Arms h's timer delay_us from now (period_us > 0 repeats).
 void timer_start(Handle* h, int64_t delay_us, int64_t period_us = 0);
 // Removes h's timer if it has one (called whenever a handle settles).

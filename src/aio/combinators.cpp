@@ -63,6 +63,8 @@ struct PmapState {
   uint32_t active;
 };
 
+Value release_of(Handle* bracket) { return static_cast<BracketState*>(bracket->ext)->release; }
+
 // Calls f with arguments, as a job whose result `target` adopts.
 Handle* call_async(VM& vm, Value f, Value args) {
   Handle* u = new_handle(vm, Kind::Adopt);
@@ -184,7 +186,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
             // acquired is still released.
             h->result = in->result;
             h->flags |= kStarted;
-            queue_job(vm, h->fn2, cons(in->result, kNil), h, JobKind::Release);
+            queue_job(vm, release_of(h), cons(in->result, kNil), h, JobKind::Release);
             return;
           }
           h->state = State::Running;
@@ -204,7 +206,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
       }
       if (index == 1 && !(h->flags & kStarted)) {  // use settled: release, once
         h->flags |= kStarted;
-        queue_job(vm, h->fn2, cons(h->result, kNil), h, JobKind::Release);
+        queue_job(vm, release_of(h), cons(h->result, kNil), h, JobKind::Release);
       }
       return;
     case Kind::Pmap: {
@@ -250,7 +252,7 @@ bool on_cancel_requested(VM& vm, Handle* h) {
       if (is_handle(h->data) && !settled(as_handle(h->data))) return true;
       if (h->state == State::Running && is_handle(h->data)) {
         h->flags |= kStarted;
-        queue_job(vm, h->fn2, cons(h->result, kNil), h, JobKind::Release);
+        queue_job(vm, release_of(h), cons(h->result, kNil), h, JobKind::Release);
         return true;
       }
       return false;
@@ -280,7 +282,6 @@ Handle* catch_(VM& vm, Handle* in, Value f) {
 Handle* finally(VM& vm, Handle* in, Value f) {
   Handle* h = new_handle(vm, Kind::Finally);
   h->fn = f;
-  h->fn2 = obj_val(in);
   h->data = obj_val(in);
   wait_on(h, in, 0);
   return h;
@@ -369,7 +370,9 @@ Handle* scope(VM& vm, Value f, bool pass_scope) {
 Handle* bracket(VM& vm, Value acquire, Value release, Value use) {
   Handle* h = new_handle(vm, Kind::Bracket);
   h->fn = use;
-  h->fn2 = release;
+  auto* st = static_cast<BracketState*>(gc_alloc(sizeof(BracketState)));
+  st->release = release;
+  h->ext = st;
   Handle* acq = is_handle(acquire) ? as_handle(acquire) : call_async(vm, acquire, kNil);
   h->data = obj_val(acq);
   wait_on(h, acq, 0);

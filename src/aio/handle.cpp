@@ -22,7 +22,7 @@ namespace {
 void print_handle(std::string& out, const Opaque* self);
 const OpaqueClass kHandleClass = {"handle", print_handle};
 
-uint64_t g_next_id = 1;
+uint32_t g_next_id = 1;
 Counts g_counts{};
 Handle* g_live = nullptr;   // unsettled handles: roots, so pending work is never collected
 Handle* g_scope = nullptr;  // the scope code is running on behalf of
@@ -51,7 +51,7 @@ void print_handle(std::string& out, const Opaque* self) {
   auto* h = reinterpret_cast<const Handle*>(self);
   static const char* const names[] = {":pending", ":running", ":completed", ":failed",
                                       ":cancelled"};
-  out += "<handle#" + std::to_string(h->id) + " " + names[int(h->state)];
+  out += "<handle#" + std::to_string(handle_id(h)) + " " + names[int(h->state)];
   if (h->state == State::Completed || h->state == State::Failed) {
     out += ' ';
     std::string v = repr_string(h->result);
@@ -78,17 +78,17 @@ void live_unlink(Handle* h) {
 void scope_link(Handle* scope, Handle* h) {
   h->scope = scope;
   h->sib_prev = nullptr;
-  h->sib_next = scope->children;
-  if (scope->children) scope->children->sib_prev = h;
-  scope->children = h;
+  h->sib_next = first_child(scope);
+  if (h->sib_next) h->sib_next->sib_prev = h;
+  first_child(scope) = h;
 }
 void scope_unlink(Handle* h) {
   Handle* s = h->scope;
   if (!s) return;
   if (h->sib_prev)
     h->sib_prev->sib_next = h->sib_next;
-  else if (s->children == h)
-    s->children = h->sib_next;
+  else if (s->kind == Kind::Scope && first_child(s) == h)
+    first_child(s) = h->sib_next;
   if (h->sib_next) h->sib_next->sib_prev = h->sib_prev;
   h->sib_prev = h->sib_next = nullptr;
 }
@@ -148,30 +148,26 @@ void settle(Handle* h, State s, Value v) {
 }  // namespace
 
 bool is_handle(Value v) {
-  return has_type(v, Type::Opaque) && reinterpret_cast<Opaque*>(v)->cls == &kHandleClass;
+  return has_type(v, Type::Opaque) && reinterpret_cast<Handle*>(v)->cls == &kHandleClass;
 }
 Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
 
 Handle* new_handle(VM& vm, Kind kind, State state) {
   auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
-  h->base.h = {Type::Opaque, 0, 0, 0};
-  h->base.cls = &kHandleClass;
-  h->base.payload = h;
-  h->id = g_next_id++;
+  h->h = {Type::Opaque, 0, 0, uint32_t(g_next_id++)};
+  h->cls = &kHandleClass;
   h->state = state;
   h->kind = kind;
   h->flags = 0;
   h->remaining = 0;
   h->dependents = 0;
+  h->created_ms = uint32_t(coarse_now_us() / 1000);
   h->result = kNil;
-  h->fn = h->fn2 = h->data = kNil;
+  h->fn = h->data = kNil;
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
-  h->children = nullptr;
-  h->timer = nullptr;
   h->ext = nullptr;
-  h->created_us = coarse_now_us();
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
   h->src_pc = nullptr;
@@ -318,7 +314,8 @@ bool cancel(Handle* h) {
     for (Value f = x->on_cancel; is_cons(f); f = cdr(f))
       queue_job(vm, car(f), kNil, nullptr, JobKind::Ignore);
     x->on_cancel = kNil;
-    for (Handle* c = x->children; c; c = c->sib_next) work.push_back(c);
+    if (x->kind == Kind::Scope)
+      for (Handle* c = first_child(x); c; c = c->sib_next) work.push_back(c);
     release_inputs(x, work);
   }
   for (size_t i = order.size(); i-- > 0;) {
@@ -384,7 +381,7 @@ void job_done(VM& vm, Value token, Value r) {
     case JobKind::Finally: {
       // f ran: the finally handle takes its input's outcome, unless f failed.
       if (!h || settled(h)) break;
-      Handle* in = is_handle(h->fn2) ? as_handle(h->fn2) : nullptr;
+      Handle* in = is_handle(h->data) ? as_handle(h->data) : nullptr;
       if (is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed)) {
         fail_with(h, is_handle(r) ? as_handle(r)->result : r);
       } else if (h->flags & kCancelling || !in) {
@@ -446,7 +443,7 @@ void scope_result(VM& vm, Handle* scope, Value r) {
     return;
   }
   // Nothing started inside outlives the scope: cancel what is left first.
-  while (Handle* c = scope->children) {
+  while (Handle* c = first_child(scope)) {
     scope_unlink(c);
     c->scope = nullptr;
     cancel(c);
@@ -485,9 +482,9 @@ int report_unhandled() {
     std::string msg = display_string(as_error(e)->message);
     if (l.file)
       fprintf(stderr, "valk: unhandled failure of handle#%llu (created at %s:%u:%u): %s\n",
-              (unsigned long long)h->id, l.file, l.line, l.col, msg.c_str());
+              (unsigned long long)handle_id(h), l.file, l.line, l.col, msg.c_str());
     else
-      fprintf(stderr, "valk: unhandled failure of handle#%llu: %s\n", (unsigned long long)h->id,
+      fprintf(stderr, "valk: unhandled failure of handle#%llu: %s\n", (unsigned long long)handle_id(h),
               msg.c_str());
   }
   g_unhandled.clear();

@@ -48,7 +48,6 @@ enum class Kind : uint8_t {
 };
 
 struct Handle;
-struct Timer;
 
 // A handle waiting on another: notified once, with its input index.
 struct Waiter {
@@ -62,19 +61,22 @@ inline constexpr uint8_t kCancelling = 2;   // cancel requested, settling deferr
 inline constexpr uint8_t kReported = 4;     // listed as an unhandled failure
 inline constexpr uint8_t kStarted = 8;      // combinator has begun (callback ran)
 
+// Laid out as an Opaque value (header, class) followed by the handle's own
+// fields; about 140 bytes, plus what a kind keeps in `ext`.
 struct Handle {
-  Opaque base;          // a Valkyria value: cls = handle class, payload = this
-  uint64_t id;
+  ObjHeader h;             // Type::Opaque; h.extra holds the id
+  const OpaqueClass* cls;  // the handle class (what makes it a handle)
   State state;
   Kind kind;
   uint8_t flags;
   uint8_t pad;
-  uint32_t remaining;   // inputs still to settle (all, any, all-settled, pmap)
+  uint32_t remaining;   // inputs still to settle (all, any, all-settled, pmap);
+                        // timed kinds: position in the timer heap
   uint32_t dependents;  // waiters that are live handles (upstream cancel rule)
+  uint32_t created_ms;  // coarse clock, for ages (wraps after 49 days)
   Value result;         // the value, or the failure (any value)
-  Value fn;             // callback: then/catch/finally f, bracket use, interval fn
-  Value fn2;            // second callback: bracket release
-  Value data;           // kind specific: inputs, results, errors
+  Value fn;             // callback: then/catch/finally f, bracket use, timer fn or value
+  Value data;           // input(s): a handle, or a list of handles
   Waiter* waiters;
   Value on_cancel;      // functions to call on cancellation, in order
   Handle* scope;        // the scope this handle belongs to, if any
@@ -82,12 +84,21 @@ struct Handle {
   Handle* live_next;
   Handle* sib_prev;     // siblings within the owning scope
   Handle* sib_next;
-  Handle* children;     // scopes: first child
-  Timer* timer;         // timed kinds
-  void* ext;            // combinator state (result slots, pmap state)
+  void* ext;            // per kind: result slots (all, any, all-settled),
+                        // PmapState, BracketState, a scope's first child
   const Proto* src_proto;  // where it was created (for errors and aio/dump)
   const uint32_t* src_pc;
-  int64_t created_us;
+};
+
+inline uint32_t handle_id(const Handle* h) { return h->h.extra; }
+inline bool is_timed(Kind k) {
+  return k == Kind::Sleep || k == Kind::Schedule || k == Kind::Interval || k == Kind::Within;
+}
+inline Handle*& first_child(Handle* scope) { return reinterpret_cast<Handle*&>(scope->ext); }
+// Bracket: the release function (what `use` and `acquire` need lives in
+// fn / data / result).
+struct BracketState {
+  Value release;
 };
 
 inline bool settled(const Handle* h) { return h->state >= State::Completed; }

@@ -21,54 +21,69 @@ bool g_virtual = [] {
 }();
 int64_t g_virtual_now = 0;
 uint64_t g_seq = 0;
-// Traced: the heap holds the only pointers to timers of unreferenced handles.
-std::vector<Timer*, traceable_allocator<Timer*>> g_heap;
+constexpr uint32_t kNotArmed = UINT32_MAX;
 
-bool before(const Timer* a, const Timer* b) {
-  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+struct Entry {
+  int64_t deadline;
+  uint64_t seq;  // FIFO among equal deadlines
+  Handle* handle;
+};
+// Traced: the heap holds the only pointers to some timed handles.
+std::vector<Entry, traceable_allocator<Entry>> g_heap;
+
+bool before(const Entry& a, const Entry& b) {
+  return a.deadline < b.deadline || (a.deadline == b.deadline && a.seq < b.seq);
 }
-void place(size_t i, Timer* t) {
-  g_heap[i] = t;
-  t->index = uint32_t(i);
+void place(size_t i, const Entry& e) {
+  g_heap[i] = e;
+  e.handle->remaining = uint32_t(i);
 }
 void sift_up(size_t i) {
-  Timer* t = g_heap[i];
+  Entry e = g_heap[i];
   while (i > 0) {
     size_t p = (i - 1) / 2;
-    if (!before(t, g_heap[p])) break;
+    if (!before(e, g_heap[p])) break;
     place(i, g_heap[p]);
     i = p;
   }
-  place(i, t);
+  place(i, e);
 }
 void sift_down(size_t i) {
-  Timer* t = g_heap[i];
+  Entry e = g_heap[i];
   size_t n = g_heap.size();
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n) break;
     if (c + 1 < n && before(g_heap[c + 1], g_heap[c])) ++c;
-    if (!before(g_heap[c], t)) break;
+    if (!before(g_heap[c], e)) break;
     place(i, g_heap[c]);
     i = c;
   }
-  place(i, t);
+  place(i, e);
 }
-void heap_push(Timer* t) {
-  g_heap.push_back(t);
+void heap_push(const Entry& e) {
+  g_heap.push_back(e);
   sift_up(g_heap.size() - 1);
 }
-void heap_remove(Timer* t) {
-  size_t i = t->index;
-  if (i >= g_heap.size() || g_heap[i] != t) return;
-  Timer* last = g_heap.back();
+bool armed(const Handle* h) {
+  return h->remaining < g_heap.size() && g_heap[h->remaining].handle == h;
+}
+void heap_remove(Handle* h) {
+  if (!armed(h)) return;
+  size_t i = h->remaining;
+  Entry last = g_heap.back();
   g_heap.pop_back();
-  if (last != t) {
+  if (last.handle != h) {
     place(i, last);
     sift_up(i);
-    sift_down(last->index);
+    sift_down(last.handle->remaining);
   }
-  t->index = UINT32_MAX;
+  h->remaining = kNotArmed;
+}
+Entry pop_min() {
+  Entry e = g_heap[0];
+  heap_remove(e.handle);
+  return e;
 }
 
 }  // namespace
@@ -94,24 +109,17 @@ void advance_virtual(int64_t to) {
 }
 
 void timer_start(Handle* h, int64_t delay_us, int64_t period_us) {
-  if (!h->timer) {
-    h->timer = static_cast<Timer*>(gc_alloc(sizeof(Timer)));
-    h->timer->handle = h;
-  } else {
-    heap_remove(h->timer);
-  }
+  if (armed(h)) heap_remove(h);
   if (delay_us < 0) delay_us = 0;
-  h->timer->deadline = now_us() + delay_us;
-  h->timer->period = period_us;
-  h->timer->seq = g_seq++;
-  heap_push(h->timer);
+  if (period_us > 0) h->result = make_int(period_us);
+  heap_push({now_us() + delay_us, g_seq++, h});
 }
 
 void timer_settled(Handle* h) {
-  if (h->timer) heap_remove(h->timer);
+  if (is_timed(h->kind)) heap_remove(h);
 }
 
-int64_t next_deadline() { return g_heap.empty() ? -1 : g_heap[0]->deadline; }
+int64_t next_deadline() { return g_heap.empty() ? -1 : g_heap[0].deadline; }
 size_t active_timers() { return g_heap.size(); }
 
 int fire_due(VM& vm) {
@@ -119,10 +127,9 @@ int fire_due(VM& vm) {
   int64_t now = now_us();
   // Timers armed by the callbacks below wait for the next round.
   uint64_t horizon = g_seq;
-  while (!g_heap.empty() && g_heap[0]->deadline <= now && g_heap[0]->seq < horizon) {
-    Timer* t = g_heap[0];
-    heap_remove(t);
-    Handle* h = t->handle;
+  while (!g_heap.empty() && g_heap[0].deadline <= now && g_heap[0].seq < horizon) {
+    Entry e = pop_min();
+    Handle* h = e.handle;
     ++fired;
     if (settled(h)) continue;
     switch (h->kind) {
@@ -132,24 +139,17 @@ int fire_due(VM& vm) {
       case Kind::Schedule:
         queue_job(vm, h->fn, kNil, h, JobKind::Schedule);
         break;
-      case Kind::Interval:
+      case Kind::Interval: {
         queue_job(vm, h->fn, kNil, h, JobKind::Interval);
-        t->deadline += t->period;
-        if (t->deadline < now) t->deadline = now;
-        t->seq = g_seq++;
-        heap_push(t);
+        int64_t next = e.deadline + int_val(h->result);
+        heap_push({next < now ? now : next, g_seq++, h});
         break;
+      }
       case Kind::Within: {
         // Cancel the input first (unless another waiter still needs it), so
         // the within's dependents see it cancelled; then fail with :timeout.
         h->flags |= kStarted;  // its input settling now is not the outcome
-        if (is_handle(h->data)) {
-          Handle* in = as_handle(h->data);
-          if (!settled(in)) {
-            if (in->dependents > 0) --in->dependents;
-            if (in->dependents == 0) cancel(in);
-          }
-        }
+        if (is_handle(h->data)) release_input(as_handle(h->data));
         fail_with(h, make_error(":timeout"));
         break;
       }

@@ -312,7 +312,7 @@ Value b_block_on(VM& vm, Value* args, int argc) {
   mark_handled(h);
   if (!run_until(vm, h))
     return make_errorf("aio/await: handle#%llu can never settle: nothing is left to run",
-                       (unsigned long long)h->id);
+                       (unsigned long long)handle_id(h));
   return outcome(h);
 }
 
@@ -322,7 +322,7 @@ Value b_resume_on(VM& vm, Value* args, int argc) {
 }
 
 Value b_dump(VM& vm, Value* args, int argc) {
-  int64_t now = now_us();
+  int64_t now = coarse_now_us();
   int n = 0;
   std::string out;
   for (Handle* h = live_handles(); h; h = h->live_next) {
@@ -330,7 +330,8 @@ Value b_dump(VM& vm, Value* args, int argc) {
     print_display(line, hv(h));
     SrcLoc l = created_at(h);
     char buf[256];
-    snprintf(buf, sizeof buf, "  %s age %.3f s", line.c_str(), double(now - h->created_us) / 1e6);
+    uint32_t age_ms = uint32_t(now / 1000) - h->created_ms;
+    snprintf(buf, sizeof buf, "  %s age %.3f s", line.c_str(), double(age_ms) / 1e3);
     out += buf;
     if (l.file) out += "  created at " + std::string(l.file) + ":" + std::to_string(l.line) + ":" +
                        std::to_string(l.col);

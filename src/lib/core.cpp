@@ -119,8 +119,11 @@ Value b_not(VM& vm, Value* args, int argc) {
 }
 
 bool is_builtin_library(const std::string& path) {
-  static const char* const suffixes[] = {"src/prelude.valk", "src/modules/test.valk",
-                                         "src/async_handles.valk", "src/http_api.valk"};
+  // Older upstream trees use src/, newer ones stdlib/.
+  static const char* const suffixes[] = {
+      "src/prelude.valk",       "src/modules/test.valk",   "src/async_handles.valk",
+      "src/http_api.valk",      "stdlib/prelude.valk",     "stdlib/test/test.valk",
+      "stdlib/aio/handles.valk", "stdlib/http/api.valk"};
   for (const char* s : suffixes) {
     size_t ls = strlen(s);
     if (path.size() >= ls && path.compare(path.size() - ls, ls, s) == 0) return true;
