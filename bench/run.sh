@@ -77,7 +77,7 @@ else
   BENCHES=$LANG_ALL ASYNC_BENCHES=$ASYNC_ALL
 fi
 case "$ASYNC_MODE" in
-  only) BENCHES="" CORE=0; [ -n "${BENCH_ONLY:-}" ] || ASYNC_BENCHES=$ASYNC_ALL ;;
+  only) BENCHES="" CORE=0; [ -n "$ASYNC_BENCHES" ] || ASYNC_BENCHES=$ASYNC_ALL ;;
   none) ASYNC_BENCHES="" ;;
 esac
 STARTUP_RUNS=$(( RUNS > 20 ? RUNS : 20 ))   # start-up is short and noisy: at least 20 runs

@@ -345,6 +345,7 @@ Value VM::execute(size_t stop_depth) {
   bool tail = false;
   Value result = kNil;
   Value builtin_result = kNil;
+  Op slow_op = OP_ADD;  // the inlined operation taking its slow path
 
 #define LOAD_FRAME()                                      \
   do {                                                    \
@@ -684,6 +685,8 @@ L_SHIFT: {
   goto do_call;
 }
 
+// Inlined (+ a b), (< a b), ...: small integers on the fast path; anything
+// else goes to the builtin, or to a real call if the program redefined it.
 #define ARITH(OPNAME, EXPR_FAST)                                      \
   L_##OPNAME : {                                                      \
     Value a = top[-2], b = top[-1];                                   \
@@ -695,26 +698,8 @@ L_SHIFT: {
         NEXT;                                                         \
       }                                                               \
     }                                                                 \
-    goto arith_slow_##OPNAME;                                         \
-  }                                                                   \
-  arith_slow_##OPNAME : {                                             \
-    Inline& in = g_inline[OP_##OPNAME];                               \
-    if (as_symbol(in.sym)->global == in.builtin) {                    \
-      SAVE();                                                         \
-      Value r = call_builtin_of(OP_##OPNAME, *this, top - 2);         \
-      locate(r);                                                      \
-      top[-2] = r;                                                    \
-      --top;                                                          \
-      NEXT;                                                           \
-    }                                                                 \
-    top[0] = top[-1];                                                 \
-    top[-1] = top[-2];                                                \
-    top[-2] = as_symbol(in.sym)->global;                              \
-    ++top;                                                            \
-    f = size_t(top - stack) - 3;                                      \
-    n = 2;                                                            \
-    tail = false;                                                     \
-    goto do_call;                                                     \
+    slow_op = OP_##OPNAME;                                            \
+    goto binary_slow;                                                 \
   }
 #define CMP(OPNAME, OPER)                                             \
   L_##OPNAME : {                                                      \
@@ -724,26 +709,8 @@ L_SHIFT: {
       --top;                                                          \
       NEXT;                                                           \
     }                                                                 \
-    goto arith_slow_##OPNAME;                                         \
-  }                                                                   \
-  arith_slow_##OPNAME : {                                             \
-    Inline& in = g_inline[OP_##OPNAME];                               \
-    if (as_symbol(in.sym)->global == in.builtin) {                    \
-      SAVE();                                                         \
-      Value r = call_builtin_of(OP_##OPNAME, *this, top - 2);         \
-      locate(r);                                                      \
-      top[-2] = r;                                                    \
-      --top;                                                          \
-      NEXT;                                                           \
-    }                                                                 \
-    top[0] = top[-1];                                                 \
-    top[-1] = top[-2];                                                \
-    top[-2] = as_symbol(in.sym)->global;                              \
-    ++top;                                                            \
-    f = size_t(top - stack) - 3;                                      \
-    n = 2;                                                            \
-    tail = false;                                                     \
-    goto do_call;                                                     \
+    slow_op = OP_##OPNAME;                                            \
+    goto binary_slow;                                                 \
   }
 
   // On tagged words: (2x+1) + (2y+1) - 1 = 2(x+y) + 1, and 64-bit overflow
@@ -758,6 +725,27 @@ L_SHIFT: {
   CMP(EQ, ==)
 #undef ARITH
 #undef CMP
+
+binary_slow : {
+  Inline& in = g_inline[slow_op];
+  if (as_symbol(in.sym)->global == in.builtin) {
+    SAVE();
+    Value r = call_builtin_of(slow_op, *this, top - 2);
+    locate(r);
+    top[-2] = r;
+    --top;
+    NEXT;
+  }
+  // Redefined by the program: call its function with ( a b ).
+  top[0] = top[-1];
+  top[-1] = top[-2];
+  top[-2] = as_symbol(in.sym)->global;
+  ++top;
+  f = size_t(top - stack) - 3;
+  n = 2;
+  tail = false;
+  goto do_call;
+}
 
 #define UNARY(OPNAME, FAST_COND, FAST_VAL)                            \
   L_##OPNAME : {                                                      \
@@ -797,7 +785,8 @@ L_ADDI: {
     NEXT;
   }
   *top++ = make_fix(int32_t(*pc++));
-  goto arith_slow_ADD;
+  slow_op = OP_ADD;
+  goto binary_slow;
 }
 L_SUBI: {
   Value a = top[-1];
@@ -809,7 +798,8 @@ L_SUBI: {
     NEXT;
   }
   *top++ = make_fix(int32_t(*pc++));
-  goto arith_slow_SUB;
+  slow_op = OP_SUB;
+  goto binary_slow;
 }
 L_IFCMP: {
   // Operands: cmp else end; then CALL 2 and IFJMP else end (5 words) that
