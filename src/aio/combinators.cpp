@@ -66,8 +66,13 @@ struct PmapState {
 Value release_of(Handle* bracket) { return static_cast<BracketState*>(bracket->ext)->release; }
 
 // Calls f with arguments, as a job whose result `target` adopts.
-Handle* call_async(VM& vm, Value f, Value args) {
+Handle* call_async(VM& vm, Handle* owner, Value f, Value args) {
+  // Started on the owner's behalf, so in the owner's scope (this may run
+  // while a timer or another handle is being settled, outside any scope).
+  Handle* saved = current_scope();
+  set_current_scope(owner->scope);
   Handle* u = new_handle(vm, Kind::Adopt);
+  set_current_scope(saved);
   queue_job(vm, f, args, u, JobKind::Resolve);
   return u;
 }
@@ -114,6 +119,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
       return;
     case Kind::Finally:
       mark_handled(in);
+      if (index == 2) return finish_after_cleanup(h, obj_val(in));
       if (!(h->flags & kStarted)) {
         h->flags |= kStarted;
         h->state = State::Running;
@@ -133,6 +139,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
       }
       mark_handled(in);
       if (in->state == State::Failed) {
+        h->flags |= kDeciding;
         release_others(h, in);  // before the all settles
         fail_with(h, in->result);
       } else {
@@ -156,6 +163,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
         if (--h->remaining == 0) cancel(h);
         return;
       }
+      h->flags |= kDeciding;
       release_others(h, in);
       if (in->state == State::Completed)
         complete(h, in->result);
@@ -165,6 +173,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
     case Kind::Any: {
       mark_handled(in);
       if (in->state == State::Completed) {
+        h->flags |= kDeciding;
         release_others(h, in);
         complete(h, in->result);
         return;
@@ -178,6 +187,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
       scope_result(vm, h, obj_val(in));
       return;
     case Kind::Bracket:
+      if (index == 2) return finish_after_cleanup(h, obj_val(in));  // release done
       if (index == 0) {  // acquire settled
         mark_handled(in);
         if (in->state == State::Completed) {
@@ -191,7 +201,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
           }
           h->state = State::Running;
           h->result = in->result;  // the resource, until the bracket settles
-          Handle* u = call_async(vm, h->fn, cons(in->result, kNil));
+          Handle* u = call_async(vm, h, h->fn, cons(in->result, kNil));
           h->data = obj_val(u);
           wait_on(h, u, 1);
         } else if (in->state == State::Failed) {
@@ -225,6 +235,7 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
         pmap_fill(vm, h);
         return;
       }
+      h->flags |= kDeciding;
       release_others(h, in);
       if (in->state == State::Failed)
         fail_with(h, in->result);
@@ -318,8 +329,13 @@ Handle* multi(VM& vm, Kind kind, Value inputs) {
   }
   h->state = State::Running;
   uint32_t i = 0;
-  for (Value l = h->data; is_cons(l) && !settled(h); l = cdr(l), ++i)
+  for (Value l = h->data; is_cons(l); l = cdr(l), ++i) {
+    if (settled(h)) {
+      mark_handled(as_handle(car(l)));  // decided early: its failure is not lost
+      continue;
+    }
     wait_on(h, as_handle(car(l)), i);
+  }
   return h;
 }
 }  // namespace
@@ -373,7 +389,7 @@ Handle* bracket(VM& vm, Value acquire, Value release, Value use) {
   auto* st = static_cast<BracketState*>(gc_alloc(sizeof(BracketState)));
   st->release = release;
   h->ext = st;
-  Handle* acq = is_handle(acquire) ? as_handle(acquire) : call_async(vm, acquire, kNil);
+  Handle* acq = is_handle(acquire) ? as_handle(acquire) : call_async(vm, h, acquire, kNil);
   h->data = obj_val(acq);
   wait_on(h, acq, 0);
   return h;
@@ -405,7 +421,7 @@ void pmap_fill(VM& vm, Handle* h) {
     st->items = cdr(st->items);
     uint32_t i = st->next++;
     ++st->active;
-    Handle* u = call_async(vm, h->fn, cons(item, kNil));
+    Handle* u = call_async(vm, h, h->fn, cons(item, kNil));
     h->data = cons(obj_val(u), h->data);
     wait_on(h, u, i);
   }

@@ -32,6 +32,9 @@ using Traced = std::deque<T, traceable_allocator<T>>;
 Traced<Handle*> g_notify;      // settled handles whose waiters are still to be told
 bool g_notifying = false;
 std::vector<Handle*, traceable_allocator<Handle*>> g_unhandled;
+// Handles started on behalf of a scope that had already finished (by a
+// cleanup running after it): nothing started inside a scope outlives it.
+std::vector<Handle*, traceable_allocator<Handle*>> g_orphans;
 
 // A queued callback. It is its own token while it runs: the job
 // trampoline hands it back to job_done with the callback's result.
@@ -112,9 +115,12 @@ void notify_waiters() {
     }
     for (; rev; rev = rev->next) {
       Handle* t = rev->target;
-      // A handle being cancelled ignores its inputs, except a bracket, which
-      // still has to see `use` finish before it releases.
-      if (settled(t) || ((t->flags & kCancelling) && t->kind != Kind::Bracket)) continue;
+      // A handle being cancelled ignores its inputs, except a bracket or a
+      // finally, which still wait for their cleanup; one that is deciding
+      // its outcome ignores the inputs it cancels meanwhile.
+      if (settled(t) || (t->flags & kDeciding)) continue;
+      if ((t->flags & kCancelling) && t->kind != Kind::Bracket && t->kind != Kind::Finally)
+        continue;
       on_input_settled(vm, t, rev->index, h);
     }
   }
@@ -182,7 +188,12 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   ++g_counts.created;
   ++g_counts.pending;
   live_link(h);
-  if (g_scope && g_scope != h) scope_link(g_scope, h);
+  if (g_scope && g_scope != h) {
+    if (settled(g_scope))
+      g_orphans.push_back(h);  // its scope is over: cancelled once this job ends
+    else
+      scope_link(g_scope, h);
+  }
   return h;
 }
 
@@ -312,7 +323,7 @@ bool cancel(Handle* h) {
     x->flags |= kCancelling;
     order.push_back(x);
     for (Value f = x->on_cancel; is_cons(f); f = cdr(f))
-      queue_job(vm, car(f), kNil, nullptr, JobKind::Ignore);
+      queue_job(vm, car(f), kNil, x, JobKind::Ignore);  // runs in x's scope
     x->on_cancel = kNil;
     if (x->kind == Kind::Scope)
       for (Handle* c = first_child(x); c; c = c->sib_next) work.push_back(c);
@@ -325,6 +336,27 @@ bool cancel(Handle* h) {
     if (!on_cancel_requested(vm, x)) cancel_settle(x);
   }
   return true;
+}
+
+void finish_after_cleanup(Handle* h, Value r) {
+  if (settled(h)) return;
+  if (is_handle(r) && !settled(as_handle(r))) {
+    wait_on(h, as_handle(r), 2);  // an async cleanup: wait for it
+    return;
+  }
+  if (is_handle(r)) mark_handled(as_handle(r));
+  if (is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed)) {
+    fail_with(h, is_handle(r) ? as_handle(r)->result : r);
+    return;
+  }
+  // Finally: its input; bracket: the `use` handle.
+  Handle* in = is_handle(h->data) ? as_handle(h->data) : nullptr;
+  if ((h->flags & kCancelling) || !in || in->state == State::Cancelled) {
+    cancel_settle(h);
+  } else {
+    mark_handled(in);
+    settle(h, in->state, in->result);
+  }
 }
 
 void release_input(Handle* in) {
@@ -355,9 +387,15 @@ Value run_next_job(VM& vm) {
   if (g_jobs.empty()) return kFalse;
   Job* j = g_jobs.front();
   g_jobs.pop_front();
+  // No callback runs for a handle that was cancelled after it was queued
+  // (cleanups, finally's f and bracket's release, still run).
+  Handle* t = j->target;
+  if (t && (j->kind == JobKind::Resolve || j->kind == JobKind::Interval) &&
+      (settled(t) || (t->flags & kCancelling)))
+    return kTrue;
   j->scope_before = g_scope;
   g_scope = j->scope;
-  if (j->target && j->target->state == State::Pending) j->target->state = State::Running;
+  if (t && j->kind != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
   // (trampoline fn [arg] job): runs fn delimited, then job_done.
   Value token = obj_val(j);
   Value call = is_cons(j->args) ? cons(j->fn, cons(car(j->args), cons(token, kNil)))
@@ -368,6 +406,11 @@ Value run_next_job(VM& vm) {
 void job_done(VM& vm, Value token, Value r) {
   auto* t = reinterpret_cast<Job*>(token);
   g_scope = t->scope_before;
+  while (!g_orphans.empty()) {
+    Handle* o = g_orphans.back();
+    g_orphans.pop_back();
+    if (o != t->target && !(is_handle(r) && as_handle(r) == o)) cancel(o);
+  }
   Handle* h = t->target;
   switch (t->kind) {
     case JobKind::Resolve:
@@ -378,38 +421,12 @@ void job_done(VM& vm, Value token, Value r) {
           resolve(vm, h, r);
       }
       break;
-    case JobKind::Finally: {
-      // f ran: the finally handle takes its input's outcome, unless f failed.
-      if (!h || settled(h)) break;
-      Handle* in = is_handle(h->data) ? as_handle(h->data) : nullptr;
-      if (is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed)) {
-        fail_with(h, is_handle(r) ? as_handle(r)->result : r);
-      } else if (h->flags & kCancelling || !in) {
-        cancel_settle(h);
-      } else {
-        settle(h, in->state, in->result);
-      }
-      break;
-    }
+    case JobKind::Finally:
     case JobKind::Release:
-      // Bracket: release ran; the bracket takes the outcome of `use`.
-      if (h && !settled(h)) {
-        Handle* use = is_handle(h->data) ? as_handle(h->data) : nullptr;
-        if (is_error(r)) {
-          fail_with(h, r);
-        } else if (!use || use->state == State::Cancelled || (h->flags & kCancelling)) {
-          cancel_settle(h);
-        } else {
-          mark_handled(use);
-          settle(h, use->state, use->result);
-        }
-      }
+      if (h && !settled(h)) finish_after_cleanup(h, r);
       break;
     case JobKind::Interval:
       if (h && !settled(h) && is_keyword(r) && as_symbol(r)->view() == ":stop") complete(h, kNil);
-      break;
-    case JobKind::Schedule:
-      if (h && !settled(h)) complete(h, r);
       break;
     case JobKind::Ignore:
       break;
@@ -443,9 +460,9 @@ void scope_result(VM& vm, Handle* scope, Value r) {
     return;
   }
   // Nothing started inside outlives the scope: cancel what is left first.
+  // (Each keeps its scope: cleanups that run later are still on its behalf.)
   while (Handle* c = first_child(scope)) {
     scope_unlink(c);
-    c->scope = nullptr;
     cancel(c);
   }
   if (is_handle(r)) {

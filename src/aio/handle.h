@@ -60,6 +60,7 @@ inline constexpr uint8_t kHandled = 1;      // a failure was observed
 inline constexpr uint8_t kCancelling = 2;   // cancel requested, settling deferred
 inline constexpr uint8_t kReported = 4;     // listed as an unhandled failure
 inline constexpr uint8_t kStarted = 8;      // combinator has begun (callback ran)
+inline constexpr uint8_t kDeciding = 16;    // settling: inputs it cancels are not news
 
 // Laid out as an Opaque value (header, class) followed by the handle's own
 // fields; about 140 bytes, plus what a kind keeps in `ext`.
@@ -141,7 +142,6 @@ enum class JobKind : uint8_t {
   Ignore,    // on-cancel callbacks, interval ticks: the result is dropped
   Release,   // bracket release ran: settle the bracket with its saved outcome
   Interval,  // an interval tick: :stop completes the interval
-  Schedule,  // aio/schedule: completes with the result, even an error
 };
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind);
 bool have_jobs();
@@ -172,6 +172,9 @@ SrcLoc created_at(const Handle* h);
 
 // Releases h's claim on one input: cancels it if nobody else waits on it.
 void release_input(Handle* in);
+// A finally's f or a bracket's release returned r: settle h when r (which
+// may be a handle still running) is done.
+void finish_after_cleanup(Handle* h, Value r);
 
 // Combinator-specific notification (combinators.cpp).
 void on_input_settled(VM& vm, Handle* target, uint32_t index, Handle* input);

@@ -137,7 +137,7 @@ int fire_due(VM& vm) {
         complete(h, h->fn);
         break;
       case Kind::Schedule:
-        queue_job(vm, h->fn, kNil, h, JobKind::Schedule);
+        queue_job(vm, h->fn, kNil, h, JobKind::Resolve);  // an error fails it
         break;
       case Kind::Interval: {
         queue_job(vm, h->fn, kNil, h, JobKind::Interval);

@@ -119,7 +119,10 @@ class Compiler {
     FnState* saved = fs_;
     fs_ = &f;
     set_loc_of(key);
-    sequence(forms, true);
+    // A top-level form's last call is not a tail call: its frame stays, so
+    // an error raised in a library function it called is located at it.
+    sequence(forms, !toplevel);
+    if (toplevel) op(OP_RETURN, -1);
     fs_ = saved;
     return obj_val(finish(f, 0, false, kNil, kNil, forms));
   }
@@ -694,6 +697,15 @@ class Compiler {
     return list3(s.aio_bind, e, lam);
   }
 
+  // :then, or upstream's '(:then) / {:then} / (quote :then).
+  static bool is_then_barrier(Value v) {
+    const Sym& s = S();
+    if (v == s.kthen) return true;
+    if (!is_cons(v)) return false;
+    if (car(v) == s.kthen && cdr(v) == kNil) return true;
+    return car(v) == s.quote && is_cons(cdr(v)) && is_then_barrier(car(cdr(v)));
+  }
+
   // (aio/let ((a e1) (b e2) :then (c e3)) body...): a group's expressions
   // start together (aio/all, so the first failure cancels the others);
   // :then starts a group that waits for, and sees, the ones before.
@@ -702,7 +714,7 @@ class Compiler {
     ListBuilder names(false), exprs(false);
     Value rest = kNil;
     for (Value b = bindings; is_cons(b); b = cdr(b)) {
-      if (car(b) == s.kthen) {
+      if (is_then_barrier(car(b))) {
         rest = cdr(b);
         break;
       }
@@ -712,7 +724,7 @@ class Compiler {
       exprs.push(list2(s.as_handle, is_cons(cdr(pair)) ? car(cdr(pair)) : kNil));
     }
     Value inner = rest != kNil ? aio_let_groups(rest, body) : cons(s.do_, body);
-    if (names.result() == kNil) return inner;
+    if (names.result() == kNil) return list2(s.as_handle, inner);
     Value vals = intern("%aio-values");
     ListBuilder lets(false);
     int64_t i = 1;
