@@ -3,8 +3,9 @@
 # Only packages that are missing are installed, so a second run is quick.
 set -euo pipefail
 
-BUILD_PKGS=(g++ cmake make pkg-config libgc-dev libedit-dev libgtest-dev googletest nlohmann-json3-dev libuv1-dev)
-TEST_PKGS=(clang-14 libclang-rt-14-dev time prometheus python3)
+BUILD_PKGS=(g++ cmake make pkg-config libgc-dev libedit-dev libgtest-dev googletest nlohmann-json3-dev libuv1-dev
+            libnghttp2-dev libssl-dev openssl)
+TEST_PKGS=(clang-14 libclang-rt-14-dev time prometheus curl nghttp2-client python3)
 BENCH_PKGS=(lua5.4 guile-3.0 hyperfine)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

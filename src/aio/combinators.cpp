@@ -112,6 +112,13 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
         cancel(h);
       }
       return;
+    case Kind::Native: {
+      auto* w = static_cast<NativeWatch*>(h->ext);
+      mark_handled(in);
+      complete(h, kNil);
+      if (w->ctx) w->fn(w->ctx, in);
+      return;
+    }
     case Kind::Resume:
       if (index == 1) return copy_outcome(h, in);
       h->state = State::Running;
@@ -302,6 +309,18 @@ Handle* resume(VM& vm, Handle* in, Value k) {
   Handle* h = new_handle(vm, Kind::Resume);
   h->fn = k;
   h->data = obj_val(in);
+  wait_on(h, in, 0);
+  return h;
+}
+
+Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** out) {
+  Handle* h = new_handle(vm, Kind::Native);
+  auto* w = static_cast<NativeWatch*>(gc_alloc(sizeof(NativeWatch)));
+  w->fn = fn;
+  w->ctx = ctx;
+  h->ext = w;
+  h->data = obj_val(in);
+  if (out) *out = w;
   wait_on(h, in, 0);
   return h;
 }

@@ -45,6 +45,7 @@ enum class Kind : uint8_t {
   Pmap,        // parallel map with a concurrency limit
   Resume,      // aio/await in a reset: calls k with the outcome, any outcome
   External,    // settled by runtime code (servers, clients, ...)
+  Native,      // runs a C++ callback when its input settles (servers, clients)
 };
 
 struct Handle;
@@ -96,6 +97,16 @@ inline bool is_timed(Kind k) {
   return k == Kind::Sleep || k == Kind::Schedule || k == Kind::Interval || k == Kind::Within;
 }
 inline Handle*& first_child(Handle* scope) { return reinterpret_cast<Handle*&>(scope->ext); }
+// Native: C++ code told when a handle settles. ctx may be cleared (set to
+// nullptr) by its owner to stop the callback, e.g. when a stream is gone.
+struct NativeWatch {
+  void (*fn)(void* ctx, Handle* settled);
+  void* ctx;
+};
+// Calls fn(ctx, in) once `in` settles (at once if it already has). The
+// returned handle owns the watch: clear watch->ctx to detach.
+Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** watch_out);
+
 // Bracket: the release function (what `use` and `acquire` need lives in
 // fn / data / result).
 struct BracketState {

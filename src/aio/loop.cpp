@@ -1,6 +1,8 @@
 // The event loop (see loop.h).
 #include "aio/loop.h"
 
+#include <cstdio>
+
 #include "aio/clock.h"
 #include "core/vm.h"
 
@@ -74,6 +76,9 @@ bool step(VM& vm, bool may_block) {
   } else {
     arm_master();
     g_stats.busy_us += now_us() - t0;
+    // What the program printed appears before the loop waits, even when
+    // stdout is a pipe (a server's log, for instance).
+    if (may_block) fflush(stdout);
     uv_run(&g_loop, may_block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     return true;
   }

@@ -38,6 +38,7 @@ void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
 void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
 void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
 void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
+void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -49,6 +50,7 @@ inline void open_all(VM& vm) {
   open_system(vm);
   open_aio(vm);
   open_metrics(vm);
+  open_http(vm);
 }
 
 // Display form of all args concatenated (str) / joined by spaces (print).

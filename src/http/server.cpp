@@ -1,0 +1,895 @@
+// The HTTP/2 server (see server.h).
+//
+// Memory: Server, Connection and Stream are C++ objects in uncollectable
+// GC memory: libuv and nghttp2 hold pointers to them, and they hold Lisp
+// values (the handler, the handler's handle, the response body) that the
+// collector must see. They are freed explicitly when closed.
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gc/gc.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aio/clock.h"
+#include "aio/combinators.h"
+#include "aio/loop.h"
+#include "aio/metrics.h"
+#include "core/printer.h"
+#include "core/vm.h"
+#include "http/tls.h"
+
+namespace valk::http {
+
+namespace {
+
+struct Connection;
+struct Stream;
+
+template <class T, class... A>
+T* gc_new(A&&... a) {
+  void* p = GC_MALLOC_UNCOLLECTABLE(sizeof(T));
+  return new (p) T(std::forward<A>(a)...);
+}
+template <class T>
+void gc_delete(T* p) {
+  p->~T();
+  GC_FREE(p);
+}
+
+}  // namespace
+
+struct Server {
+  Opaque base;  // a Valkyria value (class "server"); payload = this
+  ServerOptions opts;
+  Value handler = kNil;
+  uv_tcp_t listener;
+  SSL_CTX* tls = nullptr;
+  int port = 0;
+  bool listening = false;
+  bool stopping = false;
+  uint32_t nconnections = 0;
+  uint32_t inflight = 0;
+  Connection* connections = nullptr;
+  aio::Handle* stop_handle = nullptr;
+  nghttp2_session_callbacks* callbacks = nullptr;
+  nghttp2_option* option = nullptr;
+};
+
+namespace {
+
+const OpaqueClass kServerClass = {"server", [](std::string& out, const Opaque* o) {
+                                    auto* s = reinterpret_cast<const Server*>(o->payload);
+                                    out += "<server " + std::string(s->opts.tls ? "https" : "h2c") +
+                                           "://" + s->opts.host + ":" + std::to_string(s->port) +
+                                           (s->stopping ? " stopping>" : ">");
+                                  }};
+const OpaqueClass kRequestClass = {"request", [](std::string& out, const Opaque* o) {
+                                     auto* r = reinterpret_cast<const Request*>(o->payload);
+                                     out += "<request ";
+                                     print_display(out, r->method);
+                                     out += ' ';
+                                     print_display(out, r->path);
+                                     out += '>';
+                                   }};
+
+metrics::Standard& M() { return metrics::standard(); }
+
+// ---- streams ------------------------------------------------------------------------
+
+struct Stream {
+  int32_t id = 0;
+  Connection* conn = nullptr;
+  std::string method, path, authority, scheme;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  size_t header_bytes = 0;
+  bool too_large = false;
+  bool complete = false;    // the whole request arrived
+  bool dispatched = false;  // counted in inflight
+  bool responded = false;
+  aio::Handle* work = nullptr;        // the handler's handle
+  aio::NativeWatch* watch = nullptr;  // tells us when `work` settles
+  Value body_value = kNil;            // the response body (a string)
+  size_t body_off = 0;
+  uint64_t start_ns = 0;
+  Stream* next = nullptr;
+  Stream* prev = nullptr;
+};
+
+// ---- connections ----------------------------------------------------------------------
+
+struct Connection {
+  Server* srv = nullptr;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int open_handles = 0;
+  SSL* ssl = nullptr;
+  BIO* rbio = nullptr;
+  BIO* wbio = nullptr;
+  bool handshake_done = false;
+  nghttp2_session* session = nullptr;
+  Stream* streams = nullptr;
+  std::vector<Stream*> ready;  // requests complete, to dispatch after the read
+  size_t unsent = 0;           // bytes handed to uv_write, not yet written
+  bool paused = false;
+  bool closing = false;
+  bool got_headers = false;    // the header timeout no longer applies
+  bool goaway_sent = false;
+  int64_t last_activity_ms = 0;
+  Connection* next = nullptr;
+  Connection* prev = nullptr;
+};
+
+void conn_close(Connection* c);
+void conn_flush(Connection* c);
+void conn_start_reading(Connection* c);
+
+int64_t now_ms() { return aio::now_us() / 1000; }
+
+// -- output --
+struct WriteReq {
+  uv_write_t req;
+  Connection* conn;
+  size_t len;
+  char data[];
+};
+
+void on_written(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  Connection* c = w->conn;
+  c->unsent -= w->len;
+  free(w);
+  if (status < 0) {
+    conn_close(c);
+    aio::drain(current_vm());
+    return;
+  }
+  // Backpressure: reading resumes once the backlog has drained enough.
+  if (c->paused && c->unsent <= c->srv->opts.low_watermark && !c->closing) {
+    c->paused = false;
+    conn_flush(c);
+  }
+  if (c->closing && c->unsent == 0) conn_close(c);
+}
+
+void write_raw(Connection* c, const char* data, size_t n) {
+  if (n == 0 || uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
+  auto* w = static_cast<WriteReq*>(malloc(sizeof(WriteReq) + n));
+  w->conn = c;
+  w->len = n;
+  memcpy(w->data, data, n);
+  uv_buf_t buf = uv_buf_init(w->data, unsigned(n));
+  c->unsent += n;
+  M().server_bytes_out.add(n);
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, on_written) < 0) {
+    c->unsent -= n;
+    free(w);
+  }
+}
+
+// Sends what OpenSSL has encrypted.
+void flush_tls(Connection* c) {
+  char buf[16384];
+  int n;
+  while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) write_raw(c, buf, size_t(n));
+}
+
+// Takes frames from nghttp2 while the backlog is under the high watermark.
+void conn_flush(Connection* c) {
+  if (!c->session || c->closing) return;
+  std::string out;
+  const size_t high = c->srv->opts.high_watermark;
+  for (;;) {
+    if (c->unsent + out.size() >= high) {
+      if (!c->paused) {
+        c->paused = true;  // stop reading until the client catches up
+        M().server_backpressure_pauses.inc();
+      }
+      break;
+    }
+    const uint8_t* data;
+    ssize_t n = nghttp2_session_mem_send(c->session, &data);
+    if (n < 0) {
+      conn_close(c);
+      return;
+    }
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), size_t(n));
+    if (out.size() >= 65536) {  // hand over in pieces of a useful size
+      if (c->ssl) {
+        SSL_write(c->ssl, out.data(), int(out.size()));
+        flush_tls(c);
+      } else {
+        write_raw(c, out.data(), out.size());
+      }
+      out.clear();
+    }
+  }
+  if (!out.empty()) {
+    if (c->ssl) {
+      SSL_write(c->ssl, out.data(), int(out.size()));
+      flush_tls(c);
+    } else {
+      write_raw(c, out.data(), out.size());
+    }
+  }
+  if (c->paused) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+  } else if (!c->closing) {
+    conn_start_reading(c);  // resumes reading if backpressure had paused it
+  }
+  if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) {
+    c->closing = true;
+    if (c->unsent == 0) conn_close(c);
+  }
+}
+
+// ---- responses -----------------------------------------------------------------------
+
+ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                  nghttp2_data_source* source, void*) {
+  auto* st = static_cast<Stream*>(source->ptr);
+  size_t len = is_string(st->body_value) ? as_string(st->body_value)->len : 0;
+  size_t n = len - st->body_off;
+  if (n > length) n = length;
+  if (n) memcpy(buf, as_string(st->body_value)->data + st->body_off, n);
+  st->body_off += n;
+  if (st->body_off >= len) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return ssize_t(n);
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& ch : r)
+    if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+  return r;
+}
+
+std::string text_of(Value v) {
+  if (is_string(v)) return std::string(as_string(v)->view());
+  if (is_keyword(v)) return std::string(as_symbol(v)->view().substr(1));
+  return display_string(v);
+}
+
+void respond(Stream* st, int status, std::vector<std::pair<std::string, std::string>> headers,
+             Value body) {
+  Connection* c = st->conn;
+  if (st->responded || !c->session) return;
+  st->responded = true;
+  st->body_value = is_string(body) ? body : make_string(display_string(body));
+  st->body_off = 0;
+  std::string status_text = std::to_string(status);
+  std::string length = std::to_string(as_string(st->body_value)->len);
+  std::vector<nghttp2_nv> nva;
+  auto add = [&](const std::string& n, const std::string& v) {
+    nva.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  };
+  add(":status", status_text);
+  bool has_length = false, has_type = false;
+  for (auto& [n, v] : headers) {
+    if (n == "content-length") has_length = true;
+    if (n == "content-type") has_type = true;
+  }
+  std::string cl = "content-length", ct = "content-type", tp = "text/plain; charset=utf-8";
+  for (auto& [n, v] : headers) add(n, v);
+  if (!has_length) add(cl, length);
+  if (!has_type && as_string(st->body_value)->len > 0) add(ct, tp);
+  nghttp2_data_provider prov;
+  prov.source.ptr = st;
+  prov.read_callback = read_body;
+  int rv = nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(), &prov);
+  if (rv != 0) return;
+  // Metrics: requests by method and status class, duration.
+  static const char* const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"};
+  std::string method = "OTHER";
+  for (const char* k : known)
+    if (st->method == k) method = k;
+  M().server_requests.get({method, metrics::status_class(status)}).inc();
+  if (st->start_ns) M().server_request_duration.observe_ns(uv_hrtime() - st->start_ns);
+}
+
+void respond_text(Stream* st, int status, const char* text,
+                  std::vector<std::pair<std::string, std::string>> extra = {}) {
+  respond(st, status, std::move(extra), make_string(text));
+}
+
+// Headers given as (("name" "value") ...) or as a plist {:name "value"}.
+bool headers_of(Value v, std::vector<std::pair<std::string, std::string>>& out) {
+  if (!is_list(v)) return false;
+  if (is_cons(v) && (is_keyword(car(v)) || is_string(car(v))) && !is_cons(car(v))) {
+    for (Value p = v; is_cons(p); p = cdr(cdr(p))) {
+      if (!is_cons(cdr(p))) return false;
+      out.push_back({lower(text_of(car(p))), text_of(car(cdr(p)))});
+    }
+    return true;
+  }
+  for (Value p = v; is_cons(p); p = cdr(p)) {
+    Value pair = car(p);
+    if (!is_cons(pair) || !is_cons(cdr(pair))) return false;
+    out.push_back({lower(text_of(car(pair))), text_of(car(cdr(pair)))});
+  }
+  return true;
+}
+
+Value plist_get(Value pl, const char* key) {
+  Value k = intern(key);
+  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    if (car(p) == k) return car(cdr(p));
+  return kUnbound;
+}
+
+void log_handler_error(Stream* st, const std::string& what) {
+  fprintf(stderr, "valk: http2: handler for %s %s: %s\n", st->method.c_str(), st->path.c_str(),
+          what.c_str());
+}
+
+// Sends what the handler produced: (http2/response ...) / a plist, a
+// string, or an error (500, details in the log only).
+void respond_with(Stream* st, Value r) {
+  if (is_error(r)) {
+    std::string msg = display_string(as_error(r)->message);
+    const SrcLoc& l = as_error(r)->loc;
+    if (l.file) msg = std::string(l.file) + ":" + std::to_string(l.line) + ":" + std::to_string(l.col) + ": " + msg;
+    log_handler_error(st, msg);
+    respond_text(st, 500, "Internal Server Error\n");
+    return;
+  }
+  if (is_string(r)) {
+    respond(st, 200, {}, r);
+    return;
+  }
+  if (is_cons(r) && is_keyword(car(r))) {
+    Value status = plist_get(r, ":status");
+    int code = 200;
+    if (is_int(status)) code = int(int_val(status));
+    else if (is_string(status)) code = atoi(as_string(status)->data);
+    else if (status != kUnbound) code = 0;
+    std::vector<std::pair<std::string, std::string>> hs;
+    Value hv = plist_get(r, ":headers");
+    Value body = plist_get(r, ":body");
+    if (code < 100 || code > 999 || (hv != kUnbound && hv != kNil && !headers_of(hv, hs))) {
+      log_handler_error(st, "malformed response " + repr_string(r));
+      respond_text(st, 500, "Internal Server Error\n");
+      return;
+    }
+    respond(st, code, std::move(hs), body == kUnbound || body == kNil ? make_string("") : body);
+    return;
+  }
+  log_handler_error(st, "unexpected response value " + repr_string(r));
+  respond_text(st, 500, "Internal Server Error\n");
+}
+
+void stream_free(Stream* st);
+
+void on_work_settled(void* ctx, aio::Handle* h) {
+  auto* st = static_cast<Stream*>(ctx);
+  st->watch = nullptr;
+  if (h->state == aio::State::Completed) {
+    respond_with(st, h->result);
+  } else if (h->state == aio::State::Failed) {
+    respond_with(st, aio::failure_as_error(h));
+  } else {
+    respond_text(st, 503, "Service Unavailable\n");
+  }
+  conn_flush(st->conn);
+}
+
+Value make_request(Stream* st) {
+  auto* r = static_cast<Request*>(gc_alloc(sizeof(Request)));
+  r->method = make_string(st->method);
+  std::string path = st->path, query;
+  size_t q = path.find('?');
+  if (q != std::string::npos) {
+    query = path.substr(q + 1);
+    path.resize(q);
+  }
+  r->path = make_string(path);
+  r->query = make_string(query);
+  r->authority = make_string(st->authority);
+  r->scheme = make_string(st->scheme.empty() ? (st->conn->ssl ? "https" : "http") : st->scheme);
+  ListBuilder hb;
+  for (auto& [n, v] : st->headers) {
+    ListBuilder pair;
+    pair.push(make_string(n));
+    pair.push(make_string(v));
+    hb.push(pair.result());
+  }
+  r->headers = hb.result();
+  r->body = make_string(st->body);
+  return make_opaque(&kRequestClass, r);
+}
+
+// A request has fully arrived: shed it, refuse it, or run the handler.
+void dispatch(VM& vm, Stream* st) {
+  Server* srv = st->conn->srv;
+  st->start_ns = uv_hrtime();
+  if (st->too_large) {
+    respond_text(st, 413, "Payload Too Large\n");
+    return;
+  }
+  if (srv->inflight >= srv->opts.max_inflight) {
+    M().server_requests_shed.inc();
+    respond_text(st, 503, "Service Unavailable: overloaded\n", {{"retry-after", "1"}});
+    return;
+  }
+  st->dispatched = true;
+  ++srv->inflight;
+  Value req = make_request(st);
+  // The handler runs as a job: it may return a value or a handle, and may
+  // aio/await inside without blocking the loop.
+  aio::Handle* work = aio::new_handle(vm, aio::Kind::Adopt);
+  aio::queue_job(vm, srv->handler, cons(req, kNil), work, aio::JobKind::Resolve);
+  st->work = work;
+  aio::watch(vm, work, on_work_settled, st, &st->watch);
+}
+
+// ---- nghttp2 callbacks ----------------------------------------------------------------
+
+Stream* stream_of(nghttp2_session* s, int32_t id) {
+  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
+}
+
+int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* c = static_cast<Connection*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  Stream* st = gc_new<Stream>();
+  st->id = frame->hd.stream_id;
+  st->conn = c;
+  st->next = c->streams;
+  if (c->streams) c->streams->prev = st;
+  c->streams = st;
+  nghttp2_session_set_stream_user_data(session, st->id, st);
+  M().server_streams_total.inc();
+  M().server_streams_active.inc();
+  return 0;
+}
+
+int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+              size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+  auto* c = static_cast<Connection*>(user);
+  Stream* st = stream_of(session, frame->hd.stream_id);
+  if (!st) return 0;
+  st->header_bytes += namelen + valuelen + 32;
+  if (st->header_bytes > c->srv->opts.max_header_bytes) {
+    // Too large a header list: refuse this stream (431 is not possible
+    // once the stream is reset, so the client sees a reset).
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (n == ":method") st->method = v;
+  else if (n == ":path") st->path = v;
+  else if (n == ":authority") st->authority = v;
+  else if (n == ":scheme") st->scheme = v;
+  else if (!n.empty() && n[0] != ':') st->headers.emplace_back(n, v);
+  return 0;
+}
+
+int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                  void* user) {
+  auto* c = static_cast<Connection*>(user);
+  Stream* st = stream_of(c->session, id);
+  if (!st) return 0;
+  if (st->body.size() + len > c->srv->opts.max_body_bytes) {
+    st->too_large = true;  // keep reading (flow control), answer 413 at the end
+    st->body.clear();
+    st->body.shrink_to_fit();
+  } else if (!st->too_large) {
+    st->body.append(reinterpret_cast<const char*>(data), len);
+  }
+  return 0;
+}
+
+int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* c = static_cast<Connection*>(user);
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    c->got_headers = true;
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    Stream* st = stream_of(session, frame->hd.stream_id);
+    if (st && !st->complete) {
+      st->complete = true;
+      c->ready.push_back(st);  // dispatched after nghttp2 returns: no Lisp inside its callbacks
+    }
+  }
+  return 0;
+}
+
+int on_stream_close(nghttp2_session* session, int32_t id, uint32_t error_code, void* user) {
+  auto* c = static_cast<Connection*>(user);
+  Stream* st = stream_of(session, id);
+  if (!st) return 0;
+  nghttp2_session_set_stream_user_data(session, id, nullptr);
+  for (auto& r : c->ready)
+    if (r == st) r = nullptr;
+  stream_free(st);
+  return 0;
+}
+
+// Detaches a stream and frees it; a handler still running is cancelled.
+void stream_free(Stream* st) {
+  Connection* c = st->conn;
+  if (st->prev) st->prev->next = st->next;
+  else if (c->streams == st) c->streams = st->next;
+  if (st->next) st->next->prev = st->prev;
+  M().server_streams_active.dec();
+  if (st->dispatched) --c->srv->inflight;
+  if (st->watch) st->watch->ctx = nullptr;
+  if (st->work && !aio::settled(st->work)) aio::cancel(st->work);
+  gc_delete(st);
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  static char slab[65536];  // one connection reads at a time
+  *buf = uv_buf_init(slab, sizeof slab);
+}
+
+bool looks_like_http1(const char* data, size_t n) {
+  static const char* const methods[] = {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ",
+                                        "PATCH ", "CONNECT "};
+  for (const char* m : methods) {
+    size_t l = strlen(m);
+    if (n >= l && memcmp(data, m, l) == 0) return true;
+  }
+  return false;
+}
+
+// Feeds plaintext to nghttp2; false when the connection must close.
+bool feed(Connection* c, const uint8_t* data, size_t n) {
+  ssize_t rv = nghttp2_session_mem_recv(c->session, data, n);
+  if (rv < 0) {
+    // Protocol violations and floods: nghttp2 has queued a GOAWAY; send
+    // it, then close.
+    conn_flush(c);
+    return false;
+  }
+  return true;
+}
+
+void after_input(Connection* c) {
+  VM& vm = current_vm();
+  std::vector<Stream*> ready;
+  ready.swap(c->ready);
+  for (Stream* st : ready)
+    if (st) dispatch(vm, st);
+  conn_flush(c);
+}
+
+bool start_session(Connection* c);
+
+void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+
+void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  read_input(static_cast<Connection*>(stream->data), stream, nread, buf);
+  // Handlers answer, and cancelled handlers clean up, before the loop waits.
+  aio::drain(current_vm());
+}
+
+void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  M().server_bytes_in.add(uint64_t(nread));
+  c->last_activity_ms = now_ms();
+  if (!c->ssl) {
+    if (!c->session) {
+      if (looks_like_http1(buf->base, size_t(nread))) {
+        // A plain HTTP/1.1 client on the h2c port: tell it, then close.
+        static const std::string kBody = "This server speaks HTTP/2 only (h2c, prior knowledge).\n";
+        static const std::string kMsg =
+            "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\n"
+            "Connection: close\r\nContent-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+        write_raw(c, kMsg.data(), kMsg.size());
+        c->closing = true;
+        uv_read_stop(stream);
+        return;
+      }
+      if (!start_session(c)) return conn_close(c);
+    }
+    if (!feed(c, reinterpret_cast<uint8_t*>(buf->base), size_t(nread))) return conn_close(c);
+    after_input(c);
+    return;
+  }
+  BIO_write(c->rbio, buf->base, int(nread));
+  if (!c->handshake_done) {
+    int r = SSL_do_handshake(c->ssl);
+    flush_tls(c);
+    if (r != 1) {
+      int e = SSL_get_error(c->ssl, r);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+      M().server_tls_handshake_failures.inc();
+      ERR_clear_error();
+      return conn_close(c);
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+    if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
+      M().server_tls_handshake_failures.inc();
+      return conn_close(c);
+    }
+    c->handshake_done = true;
+    if (!start_session(c)) return conn_close(c);
+  }
+  uint8_t plain[16384];
+  for (;;) {
+    int n = SSL_read(c->ssl, plain, sizeof plain);
+    if (n <= 0) {
+      int e = SSL_get_error(c->ssl, n);
+      if (e == SSL_ERROR_WANT_READ) break;
+      if (e == SSL_ERROR_ZERO_RETURN) return conn_close(c);
+      ERR_clear_error();
+      return conn_close(c);
+    }
+    if (!feed(c, plain, size_t(n))) return conn_close(c);
+  }
+  after_input(c);
+}
+
+void conn_start_reading(Connection* c) {
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+}
+
+bool start_session(Connection* c) {
+  Server* s = c->srv;
+  if (nghttp2_session_server_new2(&c->session, s->callbacks, c, s->option) != 0) return false;
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->opts.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, s->opts.max_header_bytes},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+  };
+  nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+  // A larger connection window: bodies are not throttled to 64 KB per RTT.
+  nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+  return true;
+}
+
+void maybe_finish_stop(Server* s);
+
+void on_conn_closed(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (--c->open_handles > 0) return;
+  Server* s = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else if (s->connections == c) s->connections = c->next;
+  if (c->next) c->next->prev = c->prev;
+  gc_delete(c);
+  maybe_finish_stop(s);
+}
+
+void conn_close(Connection* c) {
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
+  c->closing = true;
+  while (c->streams) stream_free(c->streams);
+  if (c->session) {
+    nghttp2_session_del(c->session);
+    c->session = nullptr;
+  }
+  if (c->ssl) {
+    SSL_free(c->ssl);  // frees the BIOs too
+    c->ssl = nullptr;
+  }
+  --c->srv->nconnections;
+  M().server_connections_active.dec();
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_conn_closed);
+}
+
+// Slow handshakes and header dribbling (slowloris) hit the header timeout;
+// a quiet connection with no stream open hits the idle timeout.
+void conn_timer(Connection* c);
+void on_conn_timer(uv_timer_t* t) {
+  conn_timer(static_cast<Connection*>(t->data));
+  aio::drain(current_vm());
+}
+void conn_timer(Connection* c) {
+  if (c->closing) return;
+  int64_t now = now_ms();
+  const ServerOptions& o = c->srv->opts;
+  if (!c->got_headers) {
+    conn_close(c);
+    return;
+  }
+  if (!c->streams && now - c->last_activity_ms >= int64_t(o.idle_timeout_ms)) {
+    if (c->session) {
+      nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                            nghttp2_session_get_last_proc_stream_id(c->session), NGHTTP2_NO_ERROR,
+                            nullptr, 0);
+      conn_flush(c);
+    }
+    conn_close(c);
+    return;
+  }
+  uv_timer_start(&c->timer, on_conn_timer, 1000, 0);
+}
+
+void on_connection(uv_stream_t* listener, int status) {
+  auto* s = static_cast<Server*>(listener->data);
+  if (status < 0) return;
+  Connection* c = gc_new<Connection>();
+  c->srv = s;
+  uv_tcp_init(aio::loop(), &c->tcp);
+  c->tcp.data = c;
+  c->open_handles = 1;
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    c->closing = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+      gc_delete(static_cast<Connection*>(h->data));
+    });
+    return;
+  }
+  M().server_connections_total.inc();
+  if (s->stopping || s->nconnections >= s->opts.max_connections) {
+    // Over the limit: refused at once.
+    M().server_connections_rejected.inc();
+    c->closing = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+      gc_delete(static_cast<Connection*>(h->data));
+    });
+    return;
+  }
+  ++s->nconnections;
+  M().server_connections_active.inc();
+  c->next = s->connections;
+  if (s->connections) s->connections->prev = c;
+  s->connections = c;
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_timer_init(aio::loop(), &c->timer);
+  c->timer.data = c;
+  c->open_handles = 2;
+  c->last_activity_ms = now_ms();
+  uv_timer_start(&c->timer, on_conn_timer, s->opts.header_timeout_ms, 0);
+  if (s->tls) {
+    c->ssl = SSL_new(s->tls);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+  }
+  conn_start_reading(c);
+}
+
+void maybe_finish_stop(Server* s) {
+  if (!s->stopping || s->listening || s->connections || !s->stop_handle) return;
+  aio::Handle* h = s->stop_handle;
+  s->stop_handle = nullptr;
+  aio::complete(h, kNil);
+}
+
+}  // namespace
+
+// ---- the server ----------------------------------------------------------------------------
+
+bool is_server(Value v) {
+  return has_type(v, Type::Opaque) && reinterpret_cast<Opaque*>(v)->cls == &kServerClass;
+}
+Server* as_server(Value v) { return static_cast<Server*>(reinterpret_cast<Opaque*>(v)->payload); }
+int server_port(const Server* s) { return s->port; }
+
+bool is_request(Value v) {
+  return has_type(v, Type::Opaque) && reinterpret_cast<Opaque*>(v)->cls == &kRequestClass;
+}
+Request* as_request(Value v) { return static_cast<Request*>(reinterpret_cast<Opaque*>(v)->payload); }
+
+Value listen(VM& vm, const ServerOptions& opts, Value handler) {
+  aio::start(vm);
+  Server* s = gc_new<Server>();
+  s->base.h = {Type::Opaque, 0, 0, 0};
+  s->base.cls = &kServerClass;
+  s->base.payload = s;
+  s->opts = opts;
+  s->handler = handler;
+  auto fail = [&](const std::string& msg) {
+    if (s->tls) SSL_CTX_free(s->tls);
+    gc_delete(s);
+    return make_error("http2/server-listen: " + msg);
+  };
+  if (opts.tls) {
+    std::string err;
+    s->tls = make_server_tls(opts.cert, opts.key, err);
+    if (!s->tls) return fail(err);
+  }
+  // The socket is made by hand so that SO_REUSEPORT can be set for worker
+  // processes (libuv 1.44 has no flag for it).
+  sockaddr_storage addr{};
+  int family = AF_INET;
+  if (uv_ip4_addr(opts.host.c_str(), opts.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
+    if (uv_ip6_addr(opts.host.c_str(), opts.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
+      return fail("invalid host address " + opts.host);
+    family = AF_INET6;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (opts.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  socklen_t alen = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0) {
+    std::string e = strerror(errno);
+    close(fd);
+    return fail("cannot listen on " + opts.host + ":" + std::to_string(opts.port) + ": " + e);
+  }
+  uv_tcp_init(aio::loop(), &s->listener);
+  s->listener.data = s;
+  uv_tcp_open(&s->listener, fd);
+  int rv = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 1024, on_connection);
+  if (rv != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), nullptr);
+    return fail("cannot listen on " + opts.host + ":" + std::to_string(opts.port) + ": " +
+                uv_strerror(rv));
+  }
+  sockaddr_storage bound{};
+  int blen = sizeof bound;
+  uv_tcp_getsockname(&s->listener, reinterpret_cast<sockaddr*>(&bound), &blen);
+  s->port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  s->listening = true;
+
+  nghttp2_session_callbacks_new(&s->callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(s->callbacks, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(s->callbacks, on_header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(s->callbacks, on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(s->callbacks, on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(s->callbacks, on_stream_close);
+  nghttp2_option_new(&s->option);
+  // Hardening: rapid-reset and CONTINUATION floods are cut off by nghttp2.
+  nghttp2_option_set_stream_reset_rate_limit(s->option, 1000, 33);
+  nghttp2_option_set_max_continuations(s->option, 8);
+  nghttp2_option_set_max_settings(s->option, 32);
+  nghttp2_option_set_max_outbound_ack(s->option, 1000);
+  return obj_val(s);
+}
+
+aio::Handle* stop(VM& vm, Server* s) {
+  aio::Handle* h = aio::new_handle(vm, aio::Kind::External, aio::State::Running);
+  if (s->stopping) {
+    if (s->stop_handle) {
+      // Already stopping: this handle completes together with the first.
+      aio::Handle* first = s->stop_handle;
+      aio::Handle* adopted = aio::adopt(vm, first);
+      return adopted;
+    }
+    aio::complete(h, kNil);
+    return h;
+  }
+  s->stopping = true;
+  s->stop_handle = h;
+  if (s->listening) {
+    s->listening = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), [](uv_handle_t* l) {
+      maybe_finish_stop(static_cast<Server*>(l->data));
+    });
+  }
+  // Requests in flight finish; connections close when they have none.
+  for (Connection* c = s->connections; c; c = c->next) {
+    if (!c->session) {
+      conn_close(c);
+      continue;
+    }
+    nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->session), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    conn_flush(c);
+  }
+  return h;
+}
+
+}  // namespace valk::http

@@ -1,0 +1,248 @@
+// The HTTP/2 server builtins (SPEC 3.1): http2/server-listen, -port, -stop,
+// http2/response, and the req/* accessors.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "aio/handle.h"
+#include "core/printer.h"
+#include "http/server.h"
+#include "lib/builtins.h"
+
+namespace valk {
+
+namespace {
+
+using http::Request;
+
+bool is_system(Value v) {
+  return has_type(v, Type::Opaque) &&
+         std::string_view(reinterpret_cast<Opaque*>(v)->cls->name) == "aio-system";
+}
+
+Value opt(Value plist, const char* key) {
+  Value k = intern(key);
+  for (Value p = plist; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    if (car(p) == k) return car(cdr(p));
+  return kUnbound;
+}
+
+// Reads a positive integer option; false (with *err set) when malformed.
+bool int_opt(Value plist, const char* key, uint64_t& out, Value* err) {
+  Value v = opt(plist, key);
+  if (v == kUnbound) return true;
+  if (!is_int(v) || int_val(v) <= 0) {
+    *err = make_errorf("http2/server-listen: option %s must be a positive integer, got %s", key,
+                       type_name(v));
+    return false;
+  }
+  out = uint64_t(int_val(v));
+  return true;
+}
+
+// (http2/server-listen port cert key handler [opts])   TLS, ALPN h2
+// (http2/server-listen port handler [opts])            cleartext h2c
+// (http2/server-listen sys port handler)               upstream
+Value b_listen(VM& vm, Value* args, int argc) {
+  if (argc > 0 && is_system(args[0])) {
+    ++args;
+    --argc;
+  }
+  for (int i = 0; i < argc; ++i)
+    if (is_error(args[i])) return args[i];
+  if (argc < 2) return make_error("http2/server-listen: expected (port [cert key] handler [opts])");
+  http::ServerOptions o;
+  VALK_CHECK(is_int(args[0]) && int_val(args[0]) >= 0 && int_val(args[0]) <= 65535,
+             "http2/server-listen", 0, "a port number (0 to 65535)");
+  o.port = int(int_val(args[0]));
+  int hi;  // index of the handler
+  if (argc >= 4 && is_string(args[1]) && is_string(args[2])) {
+    o.tls = true;
+    o.cert = std::string(as_string(args[1])->view());
+    o.key = std::string(as_string(args[2])->view());
+    hi = 3;
+  } else {
+    hi = 1;
+  }
+  if (!is_function(args[hi])) return bad_arg("http2/server-listen", hi, "a handler function", args[hi]);
+  Value opts = argc > hi + 1 ? args[hi + 1] : kNil;
+  if (!is_list(opts)) return bad_arg("http2/server-listen", hi + 1, "an options plist", opts);
+  if (argc > hi + 2) return make_error("http2/server-listen: too many arguments");
+  Value host = opt(opts, ":host");
+  if (host != kUnbound) {
+    if (!is_string(host)) return make_error("http2/server-listen: option :host must be a string");
+    o.host = std::string(as_string(host)->view());
+  }
+  Value err = kNil;
+  uint64_t v;
+  struct {
+    const char* key;
+    uint64_t* u64;
+    uint32_t* u32;
+    size_t* sz;
+  } nums[] = {{":max-connections", nullptr, &o.max_connections, nullptr},
+              {":max-concurrent-streams", nullptr, &o.max_concurrent_streams, nullptr},
+              {":max-inflight", nullptr, &o.max_inflight, nullptr},
+              {":max-body-bytes", &o.max_body_bytes, nullptr, nullptr},
+              {":max-header-bytes", nullptr, &o.max_header_bytes, nullptr},
+              {":header-timeout-ms", nullptr, &o.header_timeout_ms, nullptr},
+              {":idle-timeout-ms", nullptr, &o.idle_timeout_ms, nullptr},
+              {":high-watermark", nullptr, nullptr, &o.high_watermark},
+              {":low-watermark", nullptr, nullptr, &o.low_watermark}};
+  for (auto& n : nums) {
+    v = 0;
+    if (!int_opt(opts, n.key, v, &err)) return err;
+    if (!v) continue;
+    if (n.u64) *n.u64 = v;
+    if (n.u32) *n.u32 = uint32_t(v > UINT32_MAX ? UINT32_MAX : v);
+    if (n.sz) *n.sz = size_t(v);
+  }
+  if (o.low_watermark > o.high_watermark) o.low_watermark = o.high_watermark / 2;
+  Value rp = opt(opts, ":reuseport");
+  o.reuseport = (rp != kUnbound && truthy(rp));
+  // Worker processes (valk --workers N) share the port.
+  if (const char* w = getenv("VALK_WORKER"); w && *w) o.reuseport = true;
+  return http::listen(vm, o, args[hi]);
+}
+
+Value b_port(VM& vm, Value* args, int argc) {
+  VALK_CHECK(http::is_server(args[0]), "http2/server-port", 0, "a server");
+  return make_fix(http::server_port(http::as_server(args[0])));
+}
+
+Value b_stop(VM& vm, Value* args, int argc) {
+  VALK_CHECK(http::is_server(args[0]), "http2/server-stop", 0, "a server");
+  return aio::return_draining(vm, aio::handle_value(http::stop(vm, http::as_server(args[0]))));
+}
+
+// (http2/response status headers body): the plist the server sends.
+Value b_response(VM& vm, Value* args, int argc) {
+  VALK_CHECK(is_int(args[0]) && int_val(args[0]) >= 100 && int_val(args[0]) <= 999,
+             "http2/response", 0, "a status code (100 to 999)");
+  VALK_CHECK(is_list(args[1]), "http2/response", 1, "a list of headers");
+  if (is_error(args[2])) return args[2];
+  ListBuilder b;
+  b.push(intern(":status"));
+  b.push(args[0]);
+  b.push(intern(":headers"));
+  b.push(args[1]);
+  b.push(intern(":body"));
+  b.push(args[2]);
+  return b.result();
+}
+
+#define REQ(fn)                                                       \
+  if (!http::is_request(args[0])) return bad_arg(fn, 0, "a request", args[0]); \
+  Request* r = http::as_request(args[0])
+
+Value b_method(VM&, Value* args, int) {
+  REQ("req/method");
+  return r->method;
+}
+Value b_path(VM&, Value* args, int) {
+  REQ("req/path");
+  return r->path;
+}
+Value b_authority(VM&, Value* args, int) {
+  REQ("req/authority");
+  return r->authority;
+}
+Value b_scheme(VM&, Value* args, int) {
+  REQ("req/scheme");
+  return r->scheme;
+}
+Value b_body(VM&, Value* args, int) {
+  REQ("req/body");
+  return r->body;
+}
+Value b_headers(VM&, Value* args, int) {
+  REQ("req/headers");
+  return r->headers;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  return out;
+}
+
+// (req/header req "Content-Type"): case-insensitive; nil when absent.
+Value b_header(VM&, Value* args, int) {
+  REQ("req/header");
+  Value n = args[1];
+  if (!is_string(n) && !is_keyword(n)) return bad_arg("req/header", 1, "a header name", n);
+  std::string want = lower(is_string(n) ? as_string(n)->view() : as_symbol(n)->view().substr(1));
+  for (Value p = r->headers; is_cons(p); p = cdr(p))
+    if (as_string(car(car(p)))->view() == want) return car(cdr(car(p)));
+  return kNil;
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// (req/query req): {:name "value" ...}; (req/query req "name"): one value.
+Value b_query(VM&, Value* args, int argc) {
+  REQ("req/query");
+  std::string_view q = as_string(r->query)->view();
+  ListBuilder b;
+  std::string want;
+  if (argc == 2) {
+    if (is_string(args[1])) want = std::string(as_string(args[1])->view());
+    else if (is_keyword(args[1])) want = std::string(as_symbol(args[1])->view().substr(1));
+    else return bad_arg("req/query", 1, "a parameter name", args[1]);
+  }
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string name = url_decode(part.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
+    if (argc == 2) {
+      if (name == want) return make_string(value);
+      continue;
+    }
+    b.push(intern(":" + name));
+    b.push(make_string(value));
+  }
+  return argc == 2 ? kNil : b.result();
+}
+
+}  // namespace
+
+void open_http(VM& vm) {
+  define("http2/server-listen", b_listen, 2, 6);
+  define("http2/server-port", b_port, 1, 1);
+  define("http2/server-stop", b_stop, 1, 1);
+  define("http2/response", b_response, 3, 3);
+  define("req/method", b_method, 1, 1);
+  define("req/path", b_path, 1, 1);
+  define("req/query", b_query, 1, 2);
+  define("req/headers", b_headers, 1, 1);
+  define("req/header", b_header, 2, 2);
+  define("req/body", b_body, 1, 1);
+  define("req/authority", b_authority, 1, 1);
+  define("req/scheme", b_scheme, 1, 1);
+}
+
+}  // namespace valk
