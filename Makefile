@@ -1,12 +1,12 @@
 # Valkyria: the two commands a fresh Debian machine needs.
-#   make run    install dependencies, build, run the demo
+#   make run    install dependencies, build, start the seed's hello server
 #   make test   install dependencies, build, run every test
 # Both install missing Debian packages first (scripts/install-deps.sh).
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-quick fuzz bench clean
+.PHONY: all deps build run demo test test-quick fuzz bench clean
 
 all: build
 
@@ -17,7 +17,12 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The seed's HTTP/2 hello server over TLS on https://localhost:8443/
 run: build
+	@bash scripts/run-hello.sh
+
+# The language tour.
+demo: build
 	@./$(BUILD)/valk examples/demo.valk
 
 # Everything: unit tests, .valk suites, CLI tests, a short fuzz run, and the

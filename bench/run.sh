@@ -478,7 +478,7 @@ if [ $ASYNC_MEM -eq 1 ]; then
   declare -A MEMDESC=(
     [never]="never (aio/never)"
     [sleep]="timer (aio/sleep 100000)"
-    [then]="then on a never handle (aio/then base id)"
+    [then]="then on never (aio/then)"
     [list]="list cell only (baseline)"
   )
   for kind in never sleep then list; do

@@ -40,7 +40,7 @@ suite() {  # suite DIR LABEL
       record "$label $name" 1
     fi
   done
-  for t in tests/cli/*.sh; do
+  for t in tests/cli/*.sh tests/http/*.sh; do
     [ -e "$t" ] || continue
     VALK="$ROOT/$dir/valk" bash "$t" >"/tmp/valk-cli-$$.log" 2>&1; st=$?
     if [ $st -eq 0 ]; then printf '  ok    %s\n' "$(basename "$t")"; else

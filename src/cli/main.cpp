@@ -7,6 +7,7 @@
 #include "aio/handle.h"
 #include "aio/loop.h"
 #include "cli/repl.h"
+#include "cli/workers.h"
 #include "core/printer.h"
 #include "core/vm.h"
 
@@ -22,6 +23,8 @@ const char kUsage[] =
     "Options:\n"
     "  -e, --eval EXPR       evaluate EXPR, print the result, exit\n"
     "  --max-depth N         nested calls allowed before a call yields an error\n"
+    "  --workers N           run FILE in N worker processes sharing listening ports\n"
+    "                        (SO_REUSEPORT); crashed workers restart; Ctrl-C stops all\n"
     "  -h, --help            show this help\n"
     "  -v, --version         show the version\n"
     "\n"
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
   std::string file;
   std::vector<std::string> args;
   long long max_depth = 0;
+  long long workers = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (!file.empty()) {
@@ -78,12 +82,27 @@ int main(int argc, char** argv) {
         return 2;
       }
       max_depth = atoll(argv[++i]);
+    } else if (a == "--workers") {
+      if (i + 1 >= argc || atoll(argv[i + 1]) <= 0 || atoll(argv[i + 1]) > 1024) {
+        fprintf(stderr, "valk: --workers needs a number from 1 to 1024\n");
+        return 2;
+      }
+      workers = atoll(argv[++i]);
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       fprintf(stderr, "valk: unknown option %s\n%s", a.c_str(), kUsage);
       return 2;
     } else {
       file = a;
     }
+  }
+
+  if (workers > 0) {
+    if (file.empty()) {
+      fprintf(stderr, "valk: --workers needs a program file\n");
+      return 2;
+    }
+    int rc = valk::run_workers(int(workers));
+    if (rc >= 0) return rc;  // the supervisor is done; workers go on below
   }
 
   valk::VM vm;

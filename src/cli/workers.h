@@ -1,0 +1,13 @@
+// valk --workers N FILE (SPEC 3.4): N worker processes, each with its own
+// interpreter, sharing listening ports with SO_REUSEPORT.
+#pragma once
+
+namespace valk {
+
+// Forks the workers and supervises them: a crashed worker is restarted,
+// SIGINT/SIGTERM stop them all. Returns the exit status in the supervisor;
+// returns -1 in a worker, which then runs the program as usual (with
+// VALK_WORKER set, so servers share their port).
+int run_workers(int n);
+
+}  // namespace valk
