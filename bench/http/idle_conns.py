@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Memory per idle HTTP/2 connection, for bench/http/run.sh.
 
-    idle_conns.py PID PORT N [--hold SECONDS]
+    idle_conns.py PID PORT N [--hold SECONDS] [--h2c]
 
 Reads VmRSS of the server process PID, then opens N TLS connections to
 127.0.0.1:PORT (ALPN h2), and on each sends the HTTP/2 connection preface,
-an empty SETTINGS frame and one GET /,
-acknowledges the server's SETTINGS (HPACK, static table
-only), and reads until that response has ended. The connections are then
+an empty SETTINGS frame and one GET / (HPACK, static table only),
+acknowledges the server's SETTINGS and reads until the response has ended. The connections are then
 idle: open, no stream in progress, as a browser keeps them between requests.
+With --h2c the connections are cleartext (prior knowledge), without TLS.
 (One request is made because a server may close a connection that never
 sends request headers; see the header timeout in docs/http-server.md.)
 After all N are open it waits a second, reads VmRSS again, prints
@@ -65,9 +65,10 @@ def read_frame(sock, buf):
 
 
 def open_conn(ctx, port):
-    raw = socket.create_connection(("127.0.0.1", port))
-    s = ctx.wrap_socket(raw, server_hostname="localhost")
-    if s.selected_alpn_protocol() != "h2":
+    s = socket.create_connection(("127.0.0.1", port))
+    if ctx is not None:
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+    if ctx is not None and s.selected_alpn_protocol() != "h2":
         raise RuntimeError("ALPN did not select h2: %r" % s.selected_alpn_protocol())
     s.sendall(PREFACE + frame(4, 0, 0) +
               frame(1, 0x5, 1, request_headers("localhost:%d" % port)))
@@ -85,6 +86,9 @@ def open_conn(ctx, port):
 def main():
     args = sys.argv[1:]
     hold = 0.0
+    h2c = "--h2c" in args
+    if h2c:
+        args.remove("--h2c")
     if "--hold" in args:
         i = args.index("--hold")
         hold = float(args[i + 1])
@@ -94,6 +98,8 @@ def main():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["h2"])
+    if h2c:
+        ctx = None
     # Warm-up: one connection first, so one-time costs (TLS context, first
     # session, allocator arenas) are in the "before" figure.
     warm = open_conn(ctx, port)

@@ -257,6 +257,13 @@ void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
 
 bool on_cancel_requested(VM& vm, Handle* h) {
   switch (h->kind) {
+    case Kind::Io:
+      if (auto* ops = static_cast<IoOps*>(h->ext); ops && ops->cancel) {
+        auto* cancel_fn = ops->cancel;
+        ops->cancel = nullptr;  // once
+        cancel_fn(ops->ctx);
+      }
+      return false;
     case Kind::Finally:
       // f runs exactly once, cancellation included; the handle settles
       // (cancelled) after it has run.

@@ -46,6 +46,7 @@ enum class Kind : uint8_t {
   Resume,      // aio/await in a reset: calls k with the outcome, any outcome
   External,    // settled by runtime code (servers, clients, ...)
   Native,      // runs a C++ callback when its input settles (servers, clients)
+  Io,          // an operation of the runtime (a client transfer): ext is IoOps
 };
 
 struct Handle;
@@ -106,6 +107,12 @@ struct NativeWatch {
 // Calls fn(ctx, in) once `in` settles (at once if it already has). The
 // returned handle owns the watch: clear watch->ctx to detach.
 Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** watch_out);
+
+// Io: how to abort the operation when the handle is cancelled.
+struct IoOps {
+  void (*cancel)(void* ctx);
+  void* ctx;
+};
 
 // Bracket: the release function (what `use` and `acquire` need lives in
 // fn / data / result).

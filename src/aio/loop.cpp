@@ -71,7 +71,7 @@ bool step(VM& vm, bool may_block) {
   if (virtual_time()) {
     // Let I/O that is ready run; if nothing else is ready, time jumps to
     // the next timer instead of waiting for it.
-    if (io) uv_run(&g_loop, UV_RUN_NOWAIT);
+    if (io) uv_run(&g_loop, next >= 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
     if (!have_jobs() && next >= 0) advance_virtual(next);
   } else {
     arm_master();

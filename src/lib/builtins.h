@@ -39,6 +39,7 @@ void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
 void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
 void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
 void open_http(VM& vm);      // http2/server-*, http2/response, req/*
+void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -51,6 +52,7 @@ inline void open_all(VM& vm) {
   open_aio(vm);
   open_metrics(vm);
   open_http(vm);
+  open_client(vm);
 }
 
 // Display form of all args concatenated (str) / joined by spaces (print).

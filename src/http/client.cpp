@@ -1,0 +1,334 @@
+// The HTTP client (see client.h): libcurl's multi-socket API on our libuv
+// loop, as in curl's own multi-uv example: curl tells us which sockets to
+// watch and when to wake it; we tell curl what happened.
+#include "http/client.h"
+
+#include <curl/curl.h>
+#include <gc/gc.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "aio/loop.h"
+#include "aio/metrics.h"
+#include "core/vm.h"
+
+namespace valk::http {
+
+namespace {
+
+metrics::Standard& M() { return metrics::standard(); }
+
+// One transfer. Uncollectable GC memory: curl holds a pointer to it, and it
+// holds the handle the program waits on.
+struct Transfer {
+  CURL* easy = nullptr;
+  aio::Handle* handle = nullptr;
+  aio::IoOps ops{};
+  std::string url;
+  std::string request_body;
+  curl_slist* request_headers = nullptr;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  uint64_t start_ns = 0;
+};
+
+struct SocketWatch {
+  uv_poll_t poll;
+  curl_socket_t fd;
+};
+
+CURLM* g_multi = nullptr;
+uv_timer_t g_timer;
+int64_t g_open_sockets = 0;
+
+void check_done();
+
+void on_poll(uv_poll_t* req, int status, int events) {
+  auto* w = static_cast<SocketWatch*>(req->data);
+  int flags = 0;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  int running = 0;
+  curl_multi_socket_action(g_multi, w->fd, flags, &running);
+  check_done();
+}
+
+int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
+  auto* w = static_cast<SocketWatch*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    if (w) {
+      uv_poll_stop(&w->poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->poll),
+               [](uv_handle_t* h) { delete static_cast<SocketWatch*>(h->data); });
+      curl_multi_assign(g_multi, s, nullptr);
+    }
+    return 0;
+  }
+  if (!w) {
+    w = new SocketWatch;
+    w->fd = s;
+    uv_poll_init_socket(aio::loop(), &w->poll, s);
+    w->poll.data = w;
+    curl_multi_assign(g_multi, s, w);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN) events |= UV_READABLE;
+  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  uv_poll_start(&w->poll, events, on_poll);
+  return 0;
+}
+
+void on_uv_timer(uv_timer_t*) {
+  int running = 0;
+  curl_multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done();
+}
+
+int on_curl_timer(CURLM*, long timeout_ms, void*) {
+  if (timeout_ms < 0)
+    uv_timer_stop(&g_timer);
+  else
+    uv_timer_start(&g_timer, on_uv_timer, uint64_t(timeout_ms), 0);
+  return 0;
+}
+
+// Open sockets, for the pooled-connections gauge.
+curl_socket_t on_open_socket(void*, curlsocktype, curl_sockaddr* a) {
+  curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+  if (fd != CURL_SOCKET_BAD) M().client_connections_pooled.set(++g_open_sockets);
+  return fd;
+}
+int on_close_socket(void*, curl_socket_t fd) {
+  M().client_connections_pooled.set(--g_open_sockets);
+  return close(fd);
+}
+
+void init_multi(VM& vm) {
+  if (g_multi) return;
+  aio::start(vm);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  g_multi = curl_multi_init();
+  curl_multi_setopt(g_multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(g_multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  // One multiplexed connection per origin when it speaks HTTP/2, a bounded
+  // pool otherwise.
+  curl_multi_setopt(g_multi, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(g_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+  curl_multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+  curl_multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+  uv_timer_init(aio::loop(), &g_timer);
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* ud) {
+  static_cast<Transfer*>(ud)->body.append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->headers.clear();  // a new response (after a redirect or 100-continue)
+    return size * n;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  for (char& ch : name)
+    if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.remove_suffix(1);
+  t->headers.emplace_back(std::move(name), std::string(value));
+  return size * n;
+}
+
+void finish(Transfer* t) {
+  t->handle->ext = nullptr;  // the ops live in the transfer
+  curl_multi_remove_handle(g_multi, t->easy);
+  curl_easy_cleanup(t->easy);
+  curl_slist_free_all(t->request_headers);
+  t->~Transfer();
+  GC_FREE(t);
+}
+
+void abort_transfer(void* ctx) {
+  auto* t = static_cast<Transfer*>(ctx);
+  M().client_errors.get({"cancelled"}).inc();
+  finish(t);
+}
+
+const char* error_kind(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
+    case CURLE_COULDNT_CONNECT: return "connect";
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE: return "tls";
+    case CURLE_TOO_MANY_REDIRECTS: return "redirects";
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return "connection";
+    default: return "transfer";
+  }
+}
+
+Value headers_value(const std::vector<std::pair<std::string, std::string>>& hs) {
+  ListBuilder b;
+  for (auto& [n, v] : hs) {
+    ListBuilder p;
+    p.push(make_string(n));
+    p.push(make_string(v));
+    b.push(p.result());
+  }
+  return b.result();
+}
+
+void complete_transfer(Transfer* t, CURLcode code) {
+  aio::Handle* h = t->handle;
+  curl_off_t down = 0, up = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+  M().client_bytes_in.add(uint64_t(down));
+  M().client_bytes_out.add(uint64_t(up));
+  M().client_request_duration.observe_ns(uv_hrtime() - t->start_ns);
+  static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;
+  if (code != CURLE_OK) {
+    const char* kind = error_kind(code);
+    M().client_errors.get({kind}).inc();
+    std::string detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
+    std::string what = std::string(kind) == "dns"       ? "cannot resolve host"
+                       : std::string(kind) == "connect" ? "connection refused or unreachable"
+                       : std::string(kind) == "timeout" ? "timed out"
+                       : std::string(kind) == "tls"     ? "TLS failure"
+                                                        : "transfer failed";
+    Value e = make_error("fetch " + t->url + ": " + what + " (" + detail + ")");
+    finish(t);
+    aio::fail_with(h, e);
+    return;
+  }
+  long status = 0, version = 0;
+  char* effective = nullptr;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
+  const char* v = version == CURL_HTTP_VERSION_2_0 ? "2"
+                  : version == CURL_HTTP_VERSION_1_1 ? "1.1"
+                  : version == CURL_HTTP_VERSION_1_0 ? "1.0"
+                  : version == CURL_HTTP_VERSION_3   ? "3"
+                                                     : "unknown";
+  ListBuilder r;
+  r.push(intern(":status"));
+  r.push(make_fix(status));
+  r.push(intern(":headers"));
+  r.push(headers_value(t->headers));
+  r.push(intern(":body"));
+  r.push(make_string(t->body));
+  r.push(intern(":http-version"));
+  r.push(make_string(v));
+  r.push(intern(":url"));
+  r.push(make_string(effective ? effective : t->url));
+  Value response = r.result();
+  finish(t);
+  aio::complete(h, response);
+}
+
+void check_done() {
+  CURLMsg* msg;
+  int left;
+  while ((msg = curl_multi_info_read(g_multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (t) complete_transfer(t, msg->data.result);
+  }
+  aio::drain(current_vm());
+}
+
+}  // namespace
+
+aio::Handle* fetch(VM& vm, const ClientRequest& req) {
+  init_multi(vm);
+  aio::Handle* h = aio::new_handle(vm, aio::Kind::Io, aio::State::Running);
+  void* mem = GC_MALLOC_UNCOLLECTABLE(sizeof(Transfer));
+  auto* t = new (mem) Transfer();
+  t->handle = h;
+  t->url = req.url;
+  t->ops = {abort_transfer, t};
+  h->ext = &t->ops;
+  t->start_ns = uv_hrtime();
+  M().client_requests.inc();
+
+  CURL* e = t->easy = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, req.http2_prior_knowledge
+                                                ? long(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+                                                : long(CURL_HTTP_VERSION_2TLS));
+  // Wait for a connection that can multiplex rather than open another one.
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req.timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req.connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, req.max_redirects);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.insecure_skip_verify ? 0L : 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.insecure_skip_verify ? 0L : 2L);
+  std::string ca = req.ca_file;
+  if (ca.empty())
+    if (const char* f = getenv("SSL_CERT_FILE"); f && *f) ca = f;
+  if (!ca.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca.c_str());
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "valkyria/" VALK_VERSION);
+  for (auto& [n, v] : req.headers)
+    t->request_headers = curl_slist_append(t->request_headers, (n + ": " + v).c_str());
+  if (t->request_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->request_headers);
+  if (req.method == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "POST") {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+  } else if (req.method != "GET") {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  if (req.has_body || req.method == "POST" || req.method == "PUT") {
+    t->request_body = req.body;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request_body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
+  }
+  CURLMcode rc = curl_multi_add_handle(g_multi, e);
+  if (rc != CURLM_OK) {
+    static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;
+    std::string msg = "fetch " + req.url + ": " + curl_multi_strerror(rc);
+    finish(t);
+    aio::fail_with(h, make_error(msg));
+  }
+  return h;
+}
+
+}  // namespace valk::http

@@ -1,0 +1,88 @@
+// The HTTP client's builtin: %http-fetch turns a request plist (built by
+// lib/valk/http_api.valk: http-get, with-header, ...) into a transfer.
+#include <string>
+
+#include "http/client.h"
+#include "lib/builtins.h"
+#include "core/printer.h"
+
+namespace valk {
+
+namespace {
+
+Value get(Value pl, const char* key) {
+  Value k = intern(key);
+  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    if (car(p) == k) return car(cdr(p));
+  return kUnbound;
+}
+
+std::string text(Value v) {
+  if (is_string(v)) return std::string(as_string(v)->view());
+  if (is_keyword(v)) return std::string(as_symbol(v)->view().substr(1));
+  return display_string(v);
+}
+
+Value b_fetch(VM& vm, Value* args, int argc) {
+  Value r = args[0];
+  if (is_error(r)) return r;
+  http::ClientRequest req;
+  if (is_string(r)) {
+    req.url = text(r);
+  } else if (is_cons(r) && is_keyword(car(r))) {
+    Value url = get(r, ":url");
+    if (!is_string(url)) return make_error("fetch: the request has no :url string");
+    req.url = text(url);
+    if (Value m = get(r, ":method"); m != kUnbound) req.method = text(m);
+    if (Value hs = get(r, ":headers"); hs != kUnbound) {
+      for (Value p = hs; is_cons(p); p = cdr(p)) {
+        Value pair = car(p);
+        if (!is_cons(pair) || !is_cons(cdr(pair)))
+          return make_error("fetch: headers must be (name value) pairs");
+        req.headers.emplace_back(text(car(pair)), text(car(cdr(pair))));
+      }
+    }
+    if (Value b = get(r, ":body"); b != kUnbound && b != kNil) {
+      req.body = text(b);
+      req.has_body = true;
+    }
+    if (Value t = get(r, ":timeout-ms"); is_int(t) && int_val(t) > 0) req.timeout_ms = long(int_val(t));
+    if (Value f = get(r, ":follow-redirects"); f != kUnbound) req.follow_redirects = truthy(f);
+    if (Value f = get(r, ":max-redirects"); is_int(f)) req.max_redirects = long(int_val(f));
+    if (Value f = get(r, ":insecure-skip-tls-verify"); f != kUnbound) req.insecure_skip_verify = truthy(f);
+    if (Value f = get(r, ":http2-prior-knowledge"); f != kUnbound) req.http2_prior_knowledge = truthy(f);
+    if (Value f = get(r, ":ca-file"); is_string(f)) req.ca_file = text(f);
+  } else {
+    return bad_arg("fetch", 0, "a URL string or a request", r);
+  }
+  if (req.url.rfind("http://", 0) != 0 && req.url.rfind("https://", 0) != 0)
+    return make_error("fetch: not an http:// or https:// URL: " + req.url);
+  return aio::handle_value(http::fetch(vm, req));
+}
+
+// (url-encode s): percent-encodes everything but the unreserved characters.
+Value b_url_encode(VM&, Value* args, int) {
+  VALK_CHECK(is_string(args[0]), "url-encode", 0, "a string");
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : as_string(args[0])->view()) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += char(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return make_string(out);
+}
+
+}  // namespace
+
+void open_client(VM& vm) {
+  define("%http-fetch", b_fetch, 1, 1);
+  define("url-encode", b_url_encode, 1, 1);
+}
+
+}  // namespace valk
