@@ -144,7 +144,7 @@ bench() {
       continue
     fi
     rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-    mean=$(awk '/^time for request:/ { v = $5; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+    mean=$(awk '/^time for request:/ { v = $6; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
       else if (v ~ /ms$/) sub(/ms$/, "", v); else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
       printf "%.2f\n", v }' <<<"$out")
     p99=$(p99_ms "$TMP/req.log")
@@ -174,7 +174,7 @@ idle_mem() {
   stop_server
 }
 
-fmt() { [ "$1" = "-" ] && echo "-" || printf "%'.0f" "$1"; }
+fmt() { [ "$1" = "-" ] && echo "-" || printf '%.0f' "$1"; }
 
 # ---- machine -----------------------------------------------------------------------------
 
