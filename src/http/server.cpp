@@ -128,6 +128,7 @@ struct Connection {
   bool closing = false;
   bool got_headers = false;    // the header timeout no longer applies
   bool goaway_sent = false;
+  bool flush_queued = false;   // in g_to_flush
   int64_t last_activity_ms = 0;
   Connection* next = nullptr;
   Connection* prev = nullptr;
@@ -293,12 +294,18 @@ void respond(Stream* st, int status, std::vector<std::pair<std::string, std::str
   prov.read_callback = read_body;
   int rv = nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(), &prov);
   if (rv != 0) return;
-  // Metrics: requests by method and status class, duration.
-  static const char* const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"};
-  std::string method = "OTHER";
-  for (const char* k : known)
-    if (st->method == k) method = k;
-  M().server_requests.get({method, metrics::status_class(status)}).inc();
+  // Metrics: requests by method and status class (the counters are looked
+  // up once per pair, not per request), duration.
+  static const char* const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH",
+                                      "OTHER"};
+  static metrics::Counter* by_pair[8][7] = {};
+  int mi = 7;
+  for (int i = 0; i < 7; ++i)
+    if (st->method == known[i]) mi = i;
+  int ci = status >= 100 && status < 600 ? status / 100 : 6;
+  if (!by_pair[mi][ci])
+    by_pair[mi][ci] = &M().server_requests.get({known[mi], metrics::status_class(status)});
+  by_pair[mi][ci]->inc();
   if (st->start_ns) M().server_request_duration.observe_ns(uv_hrtime() - st->start_ns);
 }
 
@@ -325,8 +332,7 @@ bool headers_of(Value v, std::vector<std::pair<std::string, std::string>>& out) 
   return true;
 }
 
-Value plist_get(Value pl, const char* key) {
-  Value k = intern(key);
+Value plist_get(Value pl, Value k) {
   for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
     if (car(p) == k) return car(cdr(p));
   return kUnbound;
@@ -353,14 +359,16 @@ void respond_with(Stream* st, Value r) {
     return;
   }
   if (is_cons(r) && is_keyword(car(r))) {
-    Value status = plist_get(r, ":status");
+    static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
+                       kBody = intern(":body");
+    Value status = plist_get(r, kStatus);
     int code = 200;
     if (is_int(status)) code = int(int_val(status));
     else if (is_string(status)) code = atoi(as_string(status)->data);
     else if (status != kUnbound) code = 0;
     std::vector<std::pair<std::string, std::string>> hs;
-    Value hv = plist_get(r, ":headers");
-    Value body = plist_get(r, ":body");
+    Value hv = plist_get(r, kHeaders);
+    Value body = plist_get(r, kBody);
     if (code < 100 || code > 999 || (hv != kUnbound && hv != kNil && !headers_of(hv, hs))) {
       log_handler_error(st, "malformed response " + repr_string(r));
       respond_text(st, 500, "Internal Server Error\n");
@@ -375,6 +383,31 @@ void respond_with(Stream* st, Value r) {
 
 void stream_free(Stream* st);
 
+// Responses that become ready while input is being processed are sent in
+// one batch afterwards: one write for many streams, not one each.
+int g_batching = 0;
+std::vector<Connection*> g_to_flush;
+void request_flush(Connection* c) {
+  if (g_batching == 0) {
+    conn_flush(c);
+    return;
+  }
+  if (!c->flush_queued) {
+    c->flush_queued = true;
+    g_to_flush.push_back(c);
+  }
+}
+
+void flush_batch() {
+  std::vector<Connection*> list;
+  list.swap(g_to_flush);
+  for (Connection* c : list) {
+    if (!c->flush_queued) continue;  // closed meanwhile
+    c->flush_queued = false;
+    conn_flush(c);
+  }
+}
+
 void on_work_settled(void* ctx, aio::Handle* h) {
   auto* st = static_cast<Stream*>(ctx);
   st->watch = nullptr;
@@ -385,7 +418,7 @@ void on_work_settled(void* ctx, aio::Handle* h) {
   } else {
     respond_text(st, 503, "Service Unavailable\n");
   }
-  conn_flush(st->conn);
+  request_flush(st->conn);
 }
 
 Value make_request(Stream* st) {
@@ -576,9 +609,12 @@ bool start_session(Connection* c);
 void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
 void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  ++g_batching;
   read_input(static_cast<Connection*>(stream->data), stream, nread, buf);
   // Handlers answer, and cancelled handlers clean up, before the loop waits.
   aio::drain(current_vm());
+  --g_batching;
+  flush_batch();
 }
 
 void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -678,6 +714,7 @@ void on_conn_closed(uv_handle_t* h) {
 void conn_close(Connection* c) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
   c->closing = true;
+  c->flush_queued = false;  // (flush_batch skips it; the entry goes with the batch)
   while (c->streams) stream_free(c->streams);
   if (c->session) {
     nghttp2_session_del(c->session);

@@ -180,6 +180,7 @@ class Conn:
         self.data = {}           # stream -> bytes of DATA received
         self.ended = set()       # streams the server ended
         self.frames = 0
+        self.started = False     # preface sent: only then are SETTINGS and PINGs answered
         raw = socket.create_connection(("127.0.0.1", args.port), timeout=10)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = raw
@@ -206,6 +207,7 @@ class Conn:
 
     def start(self):
         """Preface + SETTINGS (no dynamic table, so responses decode statelessly)."""
+        self.started = True
         return self.send(PREFACE + settings([(1, 0), (4, 16 << 20)]) + window_update(0, 1 << 30))
 
     def readable(self, timeout):
@@ -252,8 +254,9 @@ class Conn:
             self.frames += 1
             if ftype == SETTINGS and not flags & ACK:
                 self.server_settings = True
-                self.send(settings(ack=True))
-            elif ftype == PING and not flags & ACK:
+                if self.started:
+                    self.send(settings(ack=True))
+            elif ftype == PING and not flags & ACK and self.started:
                 self.send(frame(PING, ACK, 0, payload))
             elif ftype == GOAWAY:
                 self.goaway = struct.unpack(">I", payload[4:8])[0]
