@@ -87,7 +87,7 @@ bool step(VM& vm, bool may_block) {
 }
 
 void run(VM& vm) {
-  g_stop = false;
+  if (g_stop) return;  // stopped for good (aio/stop): nothing runs the loop again
   while (!g_stop && step(vm, true)) {
   }
   drain(vm);
@@ -115,6 +115,7 @@ Handle* stop(VM& vm) {
 }
 
 bool stop_requested() { return g_stop; }
+void clear_stop() { g_stop = false; }
 
 const LoopStats& loop_stats() { return g_stats; }
 

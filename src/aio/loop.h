@@ -23,6 +23,8 @@ bool run_until(VM& vm, Handle* h);
 // completes when teardown is done.
 Handle* stop(VM& vm);
 bool stop_requested();
+// aio/start after aio/stop: the runtime runs again.
+void clear_stop();
 
 // Runs the queued Lisp callbacks now (from C++, outside any builtin).
 void drain(VM& vm);

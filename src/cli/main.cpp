@@ -45,7 +45,8 @@ void report(const valk::Value err) {
 // The end of a program: pending async work runs to completion (SPEC 2.1),
 // then failures nobody handled are reported.
 int finish(valk::VM& vm, int status) {
-  if (valk::aio::started()) valk::aio::run(vm);
+  // (After aio/stop the program asked to end: servers are not waited for.)
+  if (valk::aio::started() && !valk::aio::stop_requested()) valk::aio::run(vm);
   fflush(stdout);
   valk::aio::report_unhandled();
   if (vm.exit_requested) return vm.exit_code;

@@ -82,6 +82,7 @@ Value b_start(VM& vm, Value* args, int argc) {
   if (argc == 1 && !is_list(args[0]) && !is_system(args[0]))
     return bad_arg("aio/start", 0, "a config plist", args[0]);
   start(vm);
+  clear_stop();
   return hv(pure(vm, system_value()));
 }
 
