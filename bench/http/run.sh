@@ -23,12 +23,16 @@
 # N req/s"), median of the runs; p99 latency: the 99th percentile
 # (nearest rank) of the per-request durations in the --log-file (third
 # column, microseconds from request start to end of response), median of the
-# runs' p99s; mean "time for request" as h2load prints it. A run that does
-# not end with all 60000 requests succeeded with 2xx counts as failed.
+# runs' p99s; mean "time for request" as h2load prints it; the server's CPU
+# time (user + system, /proc/PID/stat) over the measured runs divided by the
+# requests, which is less disturbed by other load on the machine than
+# requests/s. A run that does not end with all 60000 requests succeeded with
+# 2xx counts as failed.
 #
 # Memory per idle connection: a fresh server, VmRSS before and after
 # bench/http/idle_conns.py opens IDLE_N TLS connections that each made one
-# request and stay open, (after - before) / IDLE_N.
+# request and stay open, (after - before) / IDLE_N. The same for valk
+# without TLS (bench/http/hello_h2c.valk) shows how much of it is TLS.
 #
 # Progress goes to stderr, the report (markdown) to stdout. Exit status 1
 # if a server could not be started or a run failed.
@@ -38,7 +42,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/http"
 RUNS=${1:-3}
-case "$RUNS" in -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "$RUNS" in -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 case "$RUNS" in ''|*[!0-9]*|0) echo "run.sh: RUNS must be a positive number" >&2; exit 2 ;; esac
 
 VALK=${VALK:-$ROOT/build/valk}
@@ -89,11 +93,13 @@ start_server() {
       else
         "$VALK" "$HERE/hello_server.valk" "$port" "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/server.log" 2>&1 &
       fi ;;
+    valk-h2c) "$VALK" "$HERE/hello_h2c.valk" "$port" >"$TMP/server.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
-  local i body
+  local i body url="https://127.0.0.1:$port/" how=--http2
+  [ "$name" = valk-h2c ] && url="http://127.0.0.1:$port/" how=--http2-prior-knowledge
   for ((i = 0; i < 100; i++)); do
-    body=$(curl -sk --http2 --max-time 2 "https://127.0.0.1:$port/" 2>/dev/null)
+    body=$(curl -sk "$how" --max-time 2 "$url" 2>/dev/null)
     [ "$body" = "Hello, World!" ] && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
@@ -124,8 +130,12 @@ median() { sort -g | awk '{a[NR] = $1} END { if (NR == 0) { print "-"; exit }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 
+# utime + stime of a process (and its threads), in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # bench NAME [WORKERS]: sets RPS (median req/s), P99 (median p99 ms),
-# MEAN (median of h2load's mean time for request), ALL (each run's req/s).
+# MEAN (median of h2load's mean time for request), ALL (each run's req/s),
+# CPU (server CPU microseconds per request over the measured runs).
 bench() {
   local name=$1 workers=${2:-} port i out rps p99 mean
   RPS="-" P99="-" MEAN="-" ALL=""
@@ -134,7 +144,10 @@ bench() {
   local url="https://127.0.0.1:$port/"
   "$H2LOAD" -n 10000 -c "$C" -m "$M" -t "$T" "$url" >/dev/null 2>&1   # warm-up
   : >"$TMP/rps"; : >"$TMP/p99"; : >"$TMP/mean"
+  local cpu0 ok=0
+  cpu0=$(cpu_ticks "$SERVER_PID")
   for ((i = 1; i <= RUNS; i++)); do
+    rm -f "$TMP/req.log"   # h2load appends to an existing log file
     out=$("$H2LOAD" -n "$N" -c "$C" -m "$M" -t "$T" --log-file "$TMP/req.log" "$url" 2>&1)
     if ! grep -q "requests: $N total, $N started, $N done, $N succeeded" <<<"$out" ||
        ! grep -q "status codes: $N 2xx" <<<"$out"; then
@@ -147,11 +160,24 @@ bench() {
     mean=$(awk '/^time for request:/ { v = $6; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
       else if (v ~ /ms$/) sub(/ms$/, "", v); else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
       printf "%.2f\n", v }' <<<"$out")
+    if [ "$(wc -l <"$TMP/req.log")" -ne "$N" ]; then
+      log "run.sh: $name run $i: the log file has $(wc -l <"$TMP/req.log") lines, not $N"
+      STATUS=1
+      continue
+    fi
     p99=$(p99_ms "$TMP/req.log")
     log "  $name${workers:+ --workers $workers} run $i: $rps req/s, p99 $p99 ms, mean $mean ms"
     echo "$rps" >>"$TMP/rps"; echo "$p99" >>"$TMP/p99"; echo "$mean" >>"$TMP/mean"
     ALL+="${ALL:+, }$(printf '%.0f' "$rps")"
+    ok=$((ok + 1))
   done
+  # Server CPU time (user + system) per request over the measured runs; with
+  # --workers the CPU is in the worker processes, not measured here.
+  CPU="-"
+  if [ -z "$workers" ] && [ $ok -gt 0 ]; then
+    CPU=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$SERVER_PID")" -v hz="$(getconf CLK_TCK)" -v n=$((ok * N)) \
+      'BEGIN { printf "%.1f\n", (b - a) / hz * 1e6 / n }')
+  fi
   stop_server
   RPS=$(median <"$TMP/rps"); P99=$(median <"$TMP/p99"); MEAN=$(median <"$TMP/mean")
 }
@@ -163,7 +189,9 @@ idle_mem() {
   port=$(free_port)
   start_server "$name" "$port" || { STATUS=1; return 1; }
   # nghttpd serves in the process it was started as; node and valk too.
-  if line=$(python3 "$HERE/idle_conns.py" "$SERVER_PID" "$port" "$IDLE_N" 2>"$TMP/idle.err"); then
+  local h2c=""
+  [ "$name" = valk-h2c ] && h2c=--h2c
+  if line=$(python3 "$HERE/idle_conns.py" "$SERVER_PID" "$port" "$IDLE_N" $h2c 2>"$TMP/idle.err"); then
     IDLE=$(awk '{print $4}' <<<"$line")
     IDLE_RAW=$(awk '{printf "%s -> %s KiB", $1, $2}' <<<"$line")
     log "  $name: $IDLE_N idle connections: $IDLE_RAW, $IDLE B each"
@@ -192,7 +220,7 @@ echo
 
 # ---- throughput and latency --------------------------------------------------------------
 
-declare -A R_RPS R_P99 R_MEAN R_ALL R_IDLE R_IDLE_RAW
+declare -A R_RPS R_P99 R_MEAN R_ALL R_CPU R_IDLE
 for s in nghttpd node valk; do
   case " $ONLY " in *" $s "*) ;; *) continue ;; esac
   case "$s" in
@@ -202,21 +230,22 @@ for s in nghttpd node valk; do
   esac
   log "== $s"
   bench "$s"
-  R_RPS[$s]=$RPS R_P99[$s]=$P99 R_MEAN[$s]=$MEAN R_ALL[$s]=$ALL
+  R_RPS[$s]=$RPS R_P99[$s]=$P99 R_MEAN[$s]=$MEAN R_ALL[$s]=$ALL R_CPU[$s]=$CPU
 done
 
 echo "### Requests per second and latency (TLS, median of $RUNS runs)"
 echo
-echo "| server | req/s (median) | each run | p99 ms | mean ms |"
-echo "|:---|---:|:---|---:|---:|"
+echo "| server | req/s (median) | each run | p99 ms | mean ms | server CPU µs/req |"
+echo "|:---|---:|:---|---:|---:|---:|"
 for s in nghttpd node valk; do
   [ -n "${R_RPS[$s]:-}" ] || continue
-  echo "| $s | $(fmt "${R_RPS[$s]}") | ${R_ALL[$s]} | ${R_P99[$s]} | ${R_MEAN[$s]} |"
+  echo "| $s | $(fmt "${R_RPS[$s]}") | ${R_ALL[$s]} | ${R_P99[$s]} | ${R_MEAN[$s]} | ${R_CPU[$s]} |"
 done
 echo
 V=${R_RPS[valk]:--}
 echo "- valk / nghttpd: $(ratio "$V" "${R_RPS[nghttpd]:--}") (req/s)"
 echo "- valk / node: $(ratio "$V" "${R_RPS[node]:--}") (req/s)"
+echo "- server CPU per request, valk / nghttpd: $(ratio "${R_CPU[valk]:--}" "${R_CPU[nghttpd]:--}")"
 echo
 
 # ---- scaling with --workers ----------------------------------------------------------------
@@ -252,17 +281,19 @@ echo "### Memory per idle connection ($IDLE_N TLS connections, one request each,
 echo
 echo "| server | VmRSS before -> after | bytes per connection |"
 echo "|:---|:---|---:|"
-for s in valk nghttpd node; do
-  case " $ONLY " in *" $s "*) ;; *) continue ;; esac
+for s in valk nghttpd node valk-h2c; do
+  case " $ONLY " in *" ${s%-h2c} "*) ;; *) continue ;; esac
   case "$s" in
     nghttpd) have "$NGHTTPD" || continue ;;
     node) have "$NODE" || continue ;;
-    valk) [ -x "$VALK" ] || continue ;;
+    valk*) [ -x "$VALK" ] || continue ;;
   esac
   log "== idle connections: $s"
   idle_mem "$s"
   R_IDLE[$s]=$IDLE
-  echo "| $s | $IDLE_RAW | $(fmt "$IDLE") |"
+  label=$s
+  [ "$s" = valk-h2c ] && label="valk, h2c (no TLS; for the split only)"
+  echo "| $label | $IDLE_RAW | $(fmt "$IDLE") |"
 done
 echo
 

@@ -553,7 +553,7 @@ Standard* make_standard(Registry& r) {
       r.counter("valk_server_requests_shed_total",
                 "HTTP requests refused with 503 above :max-inflight."),
       r.histogram("valk_server_request_duration_seconds",
-                  "Time from request headers to the end of the response, in seconds."),
+                  "Time from a complete request until its response has been sent, in seconds."),
       r.counter("valk_server_bytes_in_total", "Bytes read by the HTTP/2 server."),
       r.counter("valk_server_bytes_out_total", "Bytes written by the HTTP/2 server."),
       r.counter("valk_server_backpressure_pauses_total",

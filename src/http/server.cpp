@@ -306,7 +306,6 @@ void respond(Stream* st, int status, std::vector<std::pair<std::string, std::str
   if (!by_pair[mi][ci])
     by_pair[mi][ci] = &M().server_requests.get({known[mi], metrics::status_class(status)});
   by_pair[mi][ci]->inc();
-  if (st->start_ns) M().server_request_duration.observe_ns(uv_hrtime() - st->start_ns);
 }
 
 void respond_text(Stream* st, int status, const char* text,
@@ -549,6 +548,9 @@ int on_stream_close(nghttp2_session* session, int32_t id, uint32_t error_code, v
   nghttp2_session_set_stream_user_data(session, id, nullptr);
   for (auto& r : c->ready)
     if (r == st) r = nullptr;
+  // The request's duration runs until its response has been sent.
+  if (st->responded && st->start_ns)
+    M().server_request_duration.observe_ns(uv_hrtime() - st->start_ns);
   stream_free(st);
   return 0;
 }
@@ -742,6 +744,7 @@ void conn_timer(Connection* c) {
   int64_t now = now_ms();
   const ServerOptions& o = c->srv->opts;
   if (!c->got_headers) {
+    if (c->ssl && !c->handshake_done) M().server_tls_handshake_failures.inc();  // timed out
     conn_close(c);
     return;
   }
@@ -773,7 +776,6 @@ void on_connection(uv_stream_t* listener, int status) {
     });
     return;
   }
-  M().server_connections_total.inc();
   if (s->stopping || s->nconnections >= s->opts.max_connections) {
     // Over the limit: refused at once.
     M().server_connections_rejected.inc();
@@ -784,6 +786,7 @@ void on_connection(uv_stream_t* listener, int status) {
     return;
   }
   ++s->nconnections;
+  M().server_connections_total.inc();  // accepted ones; refused are counted apart
   M().server_connections_active.inc();
   c->next = s->connections;
   if (s->connections) s->connections->prev = c;

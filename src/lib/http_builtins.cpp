@@ -32,8 +32,8 @@ bool int_opt(Value plist, const char* key, uint64_t& out, Value* err) {
   Value v = opt(plist, key);
   if (v == kUnbound) return true;
   if (!is_int(v) || int_val(v) <= 0) {
-    *err = make_errorf("http2/server-listen: option %s must be a positive integer, got %s", key,
-                       type_name(v));
+    *err = make_error(std::string("http2/server-listen: option ") + key +
+                      " must be a positive integer, got " + repr_string(v));
     return false;
   }
   out = uint64_t(int_val(v));

