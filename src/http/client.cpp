@@ -3,7 +3,6 @@
 // watch and when to wake it; we tell curl what happened.
 #include "http/client.h"
 
-#include <curl/curl.h>
 #include <gc/gc.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <new>
 
 #include "aio/loop.h"
+#include "http/curl_lib.h"
 #include "aio/metrics.h"
 #include "core/vm.h"
 
@@ -56,7 +56,7 @@ void on_poll(uv_poll_t* req, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
-  curl_multi_socket_action(g_multi, w->fd, flags, &running);
+  curl::multi_socket_action(g_multi, w->fd, flags, &running);
   check_done();
 }
 
@@ -67,7 +67,7 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
       uv_poll_stop(&w->poll);
       uv_close(reinterpret_cast<uv_handle_t*>(&w->poll),
                [](uv_handle_t* h) { delete static_cast<SocketWatch*>(h->data); });
-      curl_multi_assign(g_multi, s, nullptr);
+      curl::multi_assign(g_multi, s, nullptr);
     }
     return 0;
   }
@@ -76,7 +76,7 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
     w->fd = s;
     uv_poll_init_socket(aio::loop(), &w->poll, s);
     w->poll.data = w;
-    curl_multi_assign(g_multi, s, w);
+    curl::multi_assign(g_multi, s, w);
   }
   int events = 0;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
@@ -87,7 +87,7 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
 
 void on_uv_timer(uv_timer_t*) {
   int running = 0;
-  curl_multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  curl::multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done();
 }
 
@@ -110,20 +110,22 @@ int on_close_socket(void*, curl_socket_t fd) {
   return close(fd);
 }
 
-void init_multi(VM& vm) {
-  if (g_multi) return;
+bool init_multi(VM& vm, std::string& err) {
+  if (g_multi) return true;
+  if (!curl::load(err)) return false;
   aio::start(vm);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  g_multi = curl_multi_init();
-  curl_multi_setopt(g_multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(g_multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl::global_init(CURL_GLOBAL_DEFAULT);
+  g_multi = curl::multi_init();
+  curl::multi_setopt(g_multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl::multi_setopt(g_multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   // One multiplexed connection per origin when it speaks HTTP/2, a bounded
   // pool otherwise.
-  curl_multi_setopt(g_multi, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
-  curl_multi_setopt(g_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
-  curl_multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
-  curl_multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+  curl::multi_setopt(g_multi, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  curl::multi_setopt(g_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+  curl::multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+  curl::multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
   uv_timer_init(aio::loop(), &g_timer);
+  return true;
 }
 
 size_t on_body(char* data, size_t size, size_t n, void* ud) {
@@ -153,9 +155,9 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
 
 void finish(Transfer* t) {
   t->handle->ext = nullptr;  // the ops live in the transfer
-  curl_multi_remove_handle(g_multi, t->easy);
-  curl_easy_cleanup(t->easy);
-  curl_slist_free_all(t->request_headers);
+  curl::multi_remove_handle(g_multi, t->easy);
+  curl::easy_cleanup(t->easy);
+  curl::slist_free_all(t->request_headers);
   t->~Transfer();
   GC_FREE(t);
 }
@@ -206,8 +208,8 @@ Value headers_value(const std::vector<std::pair<std::string, std::string>>& hs) 
 void complete_transfer(Transfer* t, CURLcode code) {
   aio::Handle* h = t->handle;
   curl_off_t down = 0, up = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
-  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl::easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  curl::easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
   M().client_bytes_in.add(uint64_t(down));
   M().client_bytes_out.add(uint64_t(up));
   M().client_request_duration.observe_ns(uv_hrtime() - t->start_ns);
@@ -215,7 +217,7 @@ void complete_transfer(Transfer* t, CURLcode code) {
   if (code != CURLE_OK) {
     const char* kind = error_kind(code);
     M().client_errors.get({kind}).inc();
-    std::string detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
+    std::string detail = t->errbuf[0] ? t->errbuf : curl::easy_strerror(code);
     std::string what = std::string(kind) == "dns"       ? "cannot resolve host"
                        : std::string(kind) == "connect" ? "connection refused or unreachable"
                        : std::string(kind) == "timeout" ? "timed out"
@@ -228,9 +230,9 @@ void complete_transfer(Transfer* t, CURLcode code) {
   }
   long status = 0, version = 0;
   char* effective = nullptr;
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
-  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
+  curl::easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl::easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
+  curl::easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
   const char* v = version == CURL_HTTP_VERSION_2_0 ? "2"
                   : version == CURL_HTTP_VERSION_1_1 ? "1.1"
                   : version == CURL_HTTP_VERSION_1_0 ? "1.0"
@@ -255,10 +257,10 @@ void complete_transfer(Transfer* t, CURLcode code) {
 void check_done() {
   CURLMsg* msg;
   int left;
-  while ((msg = curl_multi_info_read(g_multi, &left))) {
+  while ((msg = curl::multi_info_read(g_multi, &left))) {
     if (msg->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    curl::easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (t) complete_transfer(t, msg->data.result);
   }
   aio::drain(current_vm());
@@ -267,7 +269,8 @@ void check_done() {
 }  // namespace
 
 aio::Handle* fetch(VM& vm, const ClientRequest& req) {
-  init_multi(vm);
+  std::string load_error;
+  if (!init_multi(vm, load_error)) return aio::fail(vm, make_error("fetch " + req.url + ": " + load_error));
   aio::Handle* h = aio::new_handle(vm, aio::Kind::Io, aio::State::Running);
   void* mem = GC_MALLOC_UNCOLLECTABLE(sizeof(Transfer));
   auto* t = new (mem) Transfer();
@@ -278,53 +281,53 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
   t->start_ns = uv_hrtime();
   M().client_requests.inc();
 
-  CURL* e = t->easy = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, req.http2_prior_knowledge
+  CURL* e = t->easy = curl::easy_init();
+  curl::easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl::easy_setopt(e, CURLOPT_URL, req.url.c_str());
+  curl::easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl::easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl::easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl::easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl::easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl::easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl::easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl::easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl::easy_setopt(e, CURLOPT_HTTP_VERSION, req.http2_prior_knowledge
                                                 ? long(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
                                                 : long(CURL_HTTP_VERSION_2TLS));
   // Wait for a connection that can multiplex rather than open another one.
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req.timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req.connect_timeout_ms);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, req.max_redirects);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.insecure_skip_verify ? 0L : 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.insecure_skip_verify ? 0L : 2L);
+  curl::easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl::easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
+  curl::easy_setopt(e, CURLOPT_TIMEOUT_MS, req.timeout_ms);
+  curl::easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req.connect_timeout_ms);
+  curl::easy_setopt(e, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  curl::easy_setopt(e, CURLOPT_MAXREDIRS, req.max_redirects);
+  curl::easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.insecure_skip_verify ? 0L : 1L);
+  curl::easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.insecure_skip_verify ? 0L : 2L);
   std::string ca = req.ca_file;
   if (ca.empty())
     if (const char* f = getenv("SSL_CERT_FILE"); f && *f) ca = f;
-  if (!ca.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca.c_str());
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "valkyria/" VALK_VERSION);
+  if (!ca.empty()) curl::easy_setopt(e, CURLOPT_CAINFO, ca.c_str());
+  curl::easy_setopt(e, CURLOPT_USERAGENT, "valkyria/" VALK_VERSION);
   for (auto& [n, v] : req.headers)
-    t->request_headers = curl_slist_append(t->request_headers, (n + ": " + v).c_str());
-  if (t->request_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->request_headers);
+    t->request_headers = curl::slist_append(t->request_headers, (n + ": " + v).c_str());
+  if (t->request_headers) curl::easy_setopt(e, CURLOPT_HTTPHEADER, t->request_headers);
   if (req.method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    curl::easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (req.method == "POST") {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl::easy_setopt(e, CURLOPT_POST, 1L);
   } else if (req.method != "GET") {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    curl::easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
   if (req.has_body || req.method == "POST" || req.method == "PUT") {
     t->request_body = req.body;
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request_body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
+    curl::easy_setopt(e, CURLOPT_POSTFIELDS, t->request_body.data());
+    curl::easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
   }
-  CURLMcode rc = curl_multi_add_handle(g_multi, e);
+  CURLMcode rc = curl::multi_add_handle(g_multi, e);
   if (rc != CURLM_OK) {
     static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;
-    std::string msg = "fetch " + req.url + ": " + curl_multi_strerror(rc);
+    std::string msg = "fetch " + req.url + ": " + curl::multi_strerror(rc);
     finish(t);
     aio::fail_with(h, make_error(msg));
   }
