@@ -279,7 +279,10 @@ void respond(Stream* st, int status, std::vector<std::pair<std::string, std::str
     nva.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
                    NGHTTP2_NV_FLAG_NONE});
   };
-  add(":status", status_text);
+  // nghttp2 copies the header block only when the response is submitted:
+  // every name and value must outlive that call (no temporaries).
+  static const std::string kStatusName = ":status";
+  add(kStatusName, status_text);
   bool has_length = false, has_type = false;
   for (auto& [n, v] : headers) {
     if (n == "content-length") has_length = true;
