@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <unordered_set>
 
 #include "aio/loop.h"
 #include "http/curl_lib.h"
@@ -36,6 +37,7 @@ struct Transfer {
   std::vector<std::pair<std::string, std::string>> headers;
   char errbuf[CURL_ERROR_SIZE] = {0};
   uint64_t start_ns = 0;
+  bool aborted = false;  // the handle was cancelled: abort at curl's next chance
 };
 
 struct SocketWatch {
@@ -44,6 +46,7 @@ struct SocketWatch {
 };
 
 CURLM* g_multi = nullptr;
+std::unordered_set<Transfer*> g_live;  // transfers in flight
 uv_timer_t g_timer;
 int64_t g_open_sockets = 0;
 
@@ -154,6 +157,7 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
 }
 
 void finish(Transfer* t) {
+  g_live.erase(t);
   t->handle->ext = nullptr;  // the ops live in the transfer
   curl::multi_remove_handle(g_multi, t->easy);
   curl::easy_cleanup(t->easy);
@@ -162,10 +166,36 @@ void finish(Transfer* t) {
   GC_FREE(t);
 }
 
+// Cancelled: the transfer is aborted from inside curl (its progress
+// callback says so), which resets the HTTP/2 stream properly so that the
+// server stops working on it; curl then reports it done and it is freed.
 void abort_transfer(void* ctx) {
   auto* t = static_cast<Transfer*>(ctx);
   M().client_errors.get({"cancelled"}).inc();
-  finish(t);
+  t->aborted = true;
+  curl_socket_t sock = CURL_SOCKET_BAD;
+  curl::easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &sock);
+  // libcurl may leave the RST_STREAM of an aborted HTTP/2 stream unsent
+  // until the connection is used again. When no other transfer shares the
+  // connection, closing it tells the server at once.
+  bool shared = false;
+  for (Transfer* o : g_live) {
+    if (o == t || o->aborted) continue;
+    curl_socket_t os = CURL_SOCKET_BAD;
+    curl::easy_getinfo(o->easy, CURLINFO_ACTIVESOCKET, &os);
+    if (os == sock) shared = true;
+  }
+  if (!shared) curl::easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+  curl::easy_pause(t->easy, CURLPAUSE_CONT);  // makes curl run the transfer now
+  int running = 0;
+  curl::multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  // On a shared HTTP/2 connection the RST_STREAM is only queued; driving
+  // the connection's socket makes curl send it now.
+  if (sock != CURL_SOCKET_BAD) curl::multi_socket_action(g_multi, sock, CURL_CSELECT_OUT, &running);
+}
+
+int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Transfer*>(ud)->aborted ? 1 : 0;
 }
 
 const char* error_kind(CURLcode c) {
@@ -207,6 +237,10 @@ Value headers_value(const std::vector<std::pair<std::string, std::string>>& hs) 
 
 void complete_transfer(Transfer* t, CURLcode code) {
   aio::Handle* h = t->handle;
+  if (t->aborted) {  // its handle is already cancelled
+    finish(t);
+    return;
+  }
   curl_off_t down = 0, up = 0;
   curl::easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
   curl::easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
@@ -290,6 +324,9 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
   curl::easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl::easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl::easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl::easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl::easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl::easy_setopt(e, CURLOPT_XFERINFODATA, t);
   curl::easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl::easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl::easy_setopt(e, CURLOPT_HTTP_VERSION, req.http2_prior_knowledge
@@ -324,6 +361,7 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
     curl::easy_setopt(e, CURLOPT_POSTFIELDS, t->request_body.data());
     curl::easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
   }
+  g_live.insert(t);
   CURLMcode rc = curl::multi_add_handle(g_multi, e);
   if (rc != CURLM_OK) {
     static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;

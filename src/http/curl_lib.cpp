@@ -20,6 +20,7 @@ void (*easy_cleanup)(CURL*);
 const char* (*easy_strerror)(CURLcode);
 curl_slist* (*slist_append)(curl_slist*, const char*);
 void (*slist_free_all)(curl_slist*);
+CURLcode (*easy_pause)(CURL*, int);
 
 bool load(std::string& err) {
   static bool loaded = false;
@@ -54,6 +55,7 @@ bool load(std::string& err) {
   sym(easy_strerror, "curl_easy_strerror");
   sym(slist_append, "curl_slist_append");
   sym(slist_free_all, "curl_slist_free_all");
+  sym(easy_pause, "curl_easy_pause");
   loaded = ok;
   return ok;
 }

@@ -33,5 +33,6 @@ extern void (*easy_cleanup)(CURL*);
 extern const char* (*easy_strerror)(CURLcode);
 extern curl_slist* (*slist_append)(curl_slist*, const char*);
 extern void (*slist_free_all)(curl_slist*);
+extern CURLcode (*easy_pause)(CURL*, int);
 
 }  // namespace valk::http::curl
