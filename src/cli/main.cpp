@@ -1,4 +1,5 @@
 // valk: run a program, evaluate an expression, or start the REPL (SPEC 1.6).
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -56,6 +57,9 @@ int finish(valk::VM& vm, int status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that goes away while we write must be an error on that socket,
+  // not the end of the process.
+  signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> exprs;
   std::string file;
   std::vector<std::string> args;

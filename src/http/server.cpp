@@ -751,6 +751,16 @@ void conn_timer(Connection* c) {
     conn_close(c);
     return;
   }
+  // A request still arriving (headers sent, body not finished) that has
+  // gone quiet for the idle timeout is abandoned with its connection;
+  // requests that only wait for their handler are not affected.
+  bool stalled_request = false;
+  for (Stream* st = c->streams; st; st = st->next)
+    if (!st->complete) stalled_request = true;
+  if (stalled_request && now - c->last_activity_ms >= int64_t(o.idle_timeout_ms)) {
+    conn_close(c);
+    return;
+  }
   if (!c->streams && now - c->last_activity_ms >= int64_t(o.idle_timeout_ms)) {
     if (c->session) {
       nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,

@@ -8,7 +8,7 @@
 # its resident memory must be back near the baseline (30 MB).
 source "$(dirname "$0")/common.sh"
 make_cert
-cd "$TMP"
+cd "$TMP" || exit 1
 
 HEADER_TIMEOUT_MS=500
 IDLE_TIMEOUT_MS=2000
@@ -58,7 +58,7 @@ attack() {
   if [ $ok -eq 1 ]; then pass "$kind $mode x$repeat: $last"
   else fail "$kind $mode $* (run $((i + 1)) of $repeat): $(tail -5 <<<"$out" | tr '\n' ' ') [exit $st]"; fi
   if ! alive "$PID"; then
-    fail "server died during $kind $mode; stderr: $(tail -30 attacks.err)"
+    server_died "during $kind $mode" "$PID" attacks.err
     finish
   fi
   server_answers "after $kind $mode: h2c" "http://127.0.0.1:$P_H2C"
@@ -106,7 +106,7 @@ for kind in h2c tls; do
   st=0; for p in "${pids[@]}"; do wait "$p" || st=1; done
   [ $st -eq 0 ] && pass "$kind slow readers: $(tail -1 "$TMP/slow-reader-1.txt")" ||
     fail "$kind slow readers: $(cat "$TMP"/slow-reader-*.txt | tr '\n' ' ')"
-  alive "$PID" || { fail "server died with slow readers: $(tail -30 attacks.err)"; finish; }
+  alive "$PID" || { server_died "slow readers" "$PID" attacks.err; finish; }
   check_rss "after $kind slow readers" "$PID" "$BASE_RSS" 30
 done
 
@@ -123,12 +123,52 @@ out=$(timeout 45 h2load -n 20000 -c 16 -m 50 "http://127.0.0.1:$P_H2C/" 2>&1)
 grep -q "status codes: 20000 2xx" <<<"$out" && pass "normal load alongside the attacks: all 2xx" ||
   fail "normal load alongside the attacks: $(grep -E '^(requests|status codes)' <<<"$out" | tr '\n' ' ')"
 wait "${pids[@]}"
-alive "$PID" && pass "server alive after the combined attacks" || fail "server died; stderr: $(tail -30 attacks.err)"
+alive "$PID" && pass "server alive after the combined attacks" || server_died "combined attacks" "$PID" attacks.err
 server_answers "after the combined attacks: h2c" "http://127.0.0.1:$P_H2C"
 server_answers "after the combined attacks: tls" "https://127.0.0.1:$P_TLS"
 check_rss "after the combined attacks" "$PID" "$BASE_RSS" 30
 if grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error' attacks.err; then
   fail "sanitizer report in the server's stderr: $(grep -m3 -E 'Sanitizer|runtime error' attacks.err)"
 fi
+stop_server "$PID"
+
+# Clients that disconnect in the middle of a large response (SPEC 3.3:
+# "clients that vanish"): the server's next writes hit a closed or reset
+# socket; that must fail the one connection (EPIPE), not the process (SIGPIPE).
+start_server drops <<'EOF'
+(aio/start)
+(def big (make-string 655360 "0123456789abcdef"))   ; 10 MB
+(def handler (fn (req) (if (== (req/path req) "/big") big "ok")))
+(def h2c (http2/server-listen 0 handler {:host "127.0.0.1"}))
+(def tls (http2/server-listen 0 "cert.pem" "key.pem" handler {:host "127.0.0.1"}))
+(print (http2/server-port h2c))
+(print (http2/server-port tls))
+(aio/run)
+EOF
+PID=$SERVER_PID
+for ((i = 0; i < 100; i++)); do [ "$(wc -l <drops.out)" -ge 2 ] && break; sleep 0.05; done
+P_H2C=$(sed -n 1p drops.out)
+P_TLS=$(sed -n 2p drops.out)
+for kind in h2c tls; do
+  alive "$PID" || break
+  port=$P_H2C; flag=(); [ "$kind" = tls ] && { port=$P_TLS; flag=(--tls); }
+  out=$(timeout 45 python3 "$H2ATTACK" drop-download --port "$port" "${flag[@]}" --path /big --count 20 2>&1)
+  sleep 0.3
+  if alive "$PID"; then
+    pass "$kind: $(tail -1 <<<"$out")"
+    server_answers "$kind: after clients dropped large downloads" "http://127.0.0.1:$P_H2C"
+  else
+    server_died "$kind: clients resetting the connection during a 10 MB download" "$PID" drops.err
+  fi
+done
+if alive "$PID"; then
+  for i in 1 2 3 4 5; do
+    "${CURL[@]}" --http2-prior-knowledge "http://127.0.0.1:$P_H2C/big" 2>/dev/null | head -c 10 >/dev/null
+  done
+  sleep 0.3
+  if alive "$PID"; then pass "curl ... | head -c 10 on a 10 MB response (x5): server alive"
+  else server_died "curl ... | head -c 10 on a 10 MB response" "$PID" drops.err; fi
+fi
+alive "$PID" && server_answers "after the dropped downloads" "http://127.0.0.1:$P_H2C"
 stop_server "$PID"
 finish

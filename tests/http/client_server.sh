@@ -38,16 +38,16 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
 (fun (started s) (nth 1 s))
 (fun (cancelled s) (nth 2 s))
 (fun (conns s) (nth 3 s))
-; polls /state?tag=TAG every 50 ms until (pred state), for at most 3 s: a
+; polls /state?tag=TAG every 50 ms until (pred state), for at most 2 s: a
 ; reset reaches a local server in well under that
-(fun (poll-state tag pred) (%poll-state tag pred (+ (time-us) 3000000)))
+(fun (poll-state tag pred) (%poll-state tag pred (+ (time-us) 2000000)))
 (fun (%poll-state tag pred deadline)
   (let ((s (server-state tag)))
     (if (or (pred s) (> (time-us) deadline)) s
         (do (aio/await (aio/sleep 50)) (%poll-state tag pred deadline)))))
 ; waits until the server has started n /slow requests tagged tag
 (fun (wait-started tag n) (started (poll-state tag (fn (s) (>= (started s) n)))))
-; the number of them cancelled, once n are (or 3 s have passed)
+; the number of them cancelled, once n are (or 2 s have passed)
 (fun (wait-cancelled tag n) (cancelled (poll-state tag (fn (s) (>= (cancelled s) n)))))
 
 (check-eq "a first request" 200 (response-status (value-of (fetch (url "/echo")))))

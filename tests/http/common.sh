@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the HTTP/2 server tests (sourced, not run).
 #
 #   source "$(dirname "$0")/common.sh"
@@ -10,7 +11,8 @@
 #   # -> $SERVER_PID, $SERVER_PORT; stdout in $TMP/NAME.out, stderr in $TMP/NAME.err
 #   stop_server "$SERVER_PID"
 #
-# Every server started here is killed by the EXIT trap. fail() records a
+# Every server started here is killed by the EXIT trap; $TMP is removed
+# unless VALK_HTTP_KEEP=1. fail() records a
 # failure and carries on; finish prints the verdict and exits with it.
 set -uo pipefail
 : "${VALK:?set VALK to the valk binary}"
@@ -37,7 +39,7 @@ cleanup() {
   jobs_left=$(jobs -p)
   [ -n "$jobs_left" ] && kill $jobs_left 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$TMP"
+  if [ -n "${VALK_HTTP_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -108,6 +110,18 @@ stop_server() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# server_died WHAT PID ERRFILE: fails WHAT with how the server process ended
+# (exit status or signal) and the informative end of its stderr (handler
+# error lines left out).
+server_died() {
+  local what=$1 pid=$2 err=$3 st how
+  wait "$pid" 2>/dev/null; st=$?
+  if [ "$st" -gt 128 ]; then how="killed by signal $((st - 128))"; else how="exit status $st"; fi
+  fail "$what: the server died ($how); stderr:
+$(grep -v '^valk: http2: handler for ' "$err" 2>/dev/null | grep -E -A12 'Sanitizer|runtime error|ERROR' | head -40)
+$(grep -v '^valk: http2: handler for ' "$err" 2>/dev/null | tail -5)"
+}
+
 # wait_exit PID SECONDS: 0 when the process exits in time (its status in $EXIT_STATUS).
 wait_exit() {
   local pid=$1 secs=$2 i
@@ -124,8 +138,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # check_rss WHAT PID BASELINE_KB [LIMIT_MB]: resident memory back near its
 # baseline (waits up to 5 s for it to settle). Under ASan only reported.
 check_rss() {
-  local what=$1 pid=$2 base=$3 limit=${4:-30} now i
-  for ((i = 0; i < 10; i++)); do
+  local what=$1 pid=$2 base=$3 limit=${4:-30} now i tries=10
+  [ "$IS_ASAN" -eq 1 ] && tries=1
+  for ((i = 0; i < tries; i++)); do
     now=$(rss_kb "$pid")
     [ $((now - base)) -le $((limit * 1024)) ] && break
     sleep 0.5

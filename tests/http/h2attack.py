@@ -22,6 +22,7 @@ HPACK encoder, CONTINUATION, DATA, RST_STREAM, WINDOW_UPDATE, PING) over TLS
   half-headers        HEADERS without END_HEADERS, then nothing
   half-body           POST headers and part of the body, then nothing
   vanish              --count N: half-sent requests whose client disconnects at once
+  drop-download       --count N: GET --path (large), read a little, reset the TCP connection
   reset-one           GET --path, RST_STREAM after --delay s, then a GET on the same connection
   disconnect-one      GET --path, the client disconnects after --delay s
   slow-reader         --count N GETs of --path (large windows), then no reading for --within s
@@ -439,6 +440,19 @@ def m_slow_reader(args):
                   "%d body bytes arrived (%s)" % (args.count, args.path, args.within, got, c.outcome()))
 
 
+def m_drop_download(args):
+    """--count times: GET --path (a large body), read a little, then reset the TCP connection."""
+    for _ in range(args.count):
+        c = Conn(args)
+        c.start()
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack_encode(request_headers(args, path=args.path))))
+        c.poll(2, until=lambda: c.data.get(1, 0) > 0)
+        # Close with unread data and SO_LINGER 0: the server's next writes hit a reset socket.
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    return result(True, "%d clients reset the connection during a %s download" % (args.count, args.path))
+
+
 def m_continuation_flood(args):
     c = Conn(args)
     c.start()
@@ -699,7 +713,7 @@ def m_maxconn(args):
 MODES = {"get": m_get, "rapid-reset": m_rapid_reset, "continuation-flood": m_continuation_flood,
          "oversized-headers": m_oversized_headers, "huge-header": m_huge_header, "silent": m_silent, "silent-many": m_silent_many,
          "silent-after-tls": m_silent_after_tls, "dribble": m_dribble, "half-headers": m_half_headers, "idle": m_idle,
-         "half-body": m_half_body, "vanish": m_vanish, "slow-reader": m_slow_reader, "reset-one": m_reset_one,
+         "half-body": m_half_body, "vanish": m_vanish, "drop-download": m_drop_download, "slow-reader": m_slow_reader, "reset-one": m_reset_one,
          "disconnect-one": m_disconnect_one, "random": m_random, "maxconn": m_maxconn}
 
 

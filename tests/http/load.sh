@@ -9,7 +9,7 @@
 # Under an ASan build the request counts are divided by 5.
 source "$(dirname "$0")/common.sh"
 make_cert
-cd "$TMP"
+cd "$TMP" || exit 1
 
 metric() {  # metric BASE NAME: a number from /metrics (aio/metrics-json)
   local base=$1 name=$2 proto=(--http2-prior-knowledge)
@@ -65,7 +65,7 @@ h2load_all_2xx "tls: $N requests over 64 connections x 100 streams" "$out" "$N"
 NA=$(scale 20000)
 out=$(timeout 60 h2load -n "$NA" -c 64 -m 100 "$H2C/async" 2>&1)
 h2load_all_2xx "h2c: $NA async (1 ms sleep) requests, 64 x 100" "$out" "$NA"
-alive "$FAST" && pass "server alive after the load" || fail "server died under load: $(tail -20 fast.err)"
+alive "$FAST" && pass "server alive after the load" || server_died "under load" "$FAST" fast.err
 server_answers "after the load (h2c)" "$H2C"
 server_answers "after the load (tls)" "$TLS"
 stop_server "$FAST"
@@ -102,7 +102,7 @@ h2load_all_2xx "the 20 admitted requests finish" "$out" 20
 NO=$(scale 2000)
 out=$(timeout 60 h2load -n "$NO" -c 10 -m 50 "$BASE/slow" 2>&1)
 ok2=$(status_count "$out" 1); s5=$(status_count "$out" 4); s3=$(status_count "$out" 2); s4=$(status_count "$out" 3)
-done_n=$(req_count "$out" done)
+done_n=$(req_count "$out" "done")
 echo "overload: 2xx=$ok2 5xx=$s5 done=$done_n of $NO"
 [ "${ok2:-0}" -gt 0 ] && pass "overload: admitted requests are 2xx ($ok2)" || fail "overload: no 2xx at all: $out"
 [ "${s5:-0}" -gt 0 ] && pass "overload: requests shed with 5xx ($s5)" || fail "overload: nothing shed with :max-inflight 20: $out"
@@ -111,7 +111,7 @@ check_eq "overload: no 3xx/4xx" "0 0" "${s3:-?} ${s4:-?}"
 shed=$(metric "$BASE" valk_server_requests_shed_total)
 [[ "$shed" =~ ^[0-9]+$ ]] && [ "$shed" -ge "$((${s5:-0} + 1))" ] && pass "shed requests counted ($shed)" ||
   fail "valk_server_requests_shed_total is [$shed], expected at least $((${s5:-0} + 1))"
-alive "$INF" && pass "server alive after overload" || fail "server died under overload: $(tail -20 inflight.err)"
+alive "$INF" && pass "server alive after overload" || server_died "under overload" "$INF" inflight.err
 out=$(timeout 30 h2load -n 20 -c 1 -m 20 "$BASE/slow" 2>&1)
 h2load_all_2xx "after the overload, 20 slow requests are admitted again" "$out" 20
 stop_server "$INF"
@@ -145,7 +145,7 @@ check_eq "8 parallel clients at :max-connections 8" 8 "$(grep -c '^200$' "$TMP/p
 rej=$(metric "http://127.0.0.1:$P1" valk_server_connections_rejected_total)
 [[ "$rej" =~ ^[0-9]+$ ]] && [ "$rej" -ge 8 ] && pass "refused connections counted ($rej)" ||
   fail "valk_server_connections_rejected_total is [$rej], expected at least 8"
-alive "$MC" && pass "server alive" || fail "server died: $(tail -20 maxconn.err)"
+alive "$MC" && pass "server alive" || server_died "max-connections" "$MC" maxconn.err
 server_answers "max-connections h2c afterwards" "http://127.0.0.1:$P1"
 server_answers "max-connections tls afterwards" "https://127.0.0.1:$P2"
 stop_server "$MC"

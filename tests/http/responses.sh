@@ -6,7 +6,7 @@
 # each way, 404/413/500, and an HTTP/1.1 client on both ports.
 source "$(dirname "$0")/common.sh"
 make_cert
-cd "$TMP"
+cd "$TMP" || exit 1
 
 LIMIT=$((12 * 1024 * 1024))  # :max-body-bytes
 start_server responses <<EOF
@@ -63,7 +63,6 @@ creq() {
   [[ "$base" == https:* ]] && proto=(--http2 --cacert "$TMP/cert.pem")
   local out
   out=$("${CURL[@]}" "${proto[@]}" -D "$TMP/hdrs" -o "$TMP/body" -w '%{http_code} %{http_version}' "$@" "$base$path")
-  CURL_STATUS=$?
   CODE=${out% *}
   VER=${out#* }
   BODY=$(head -c 4096 "$TMP/body" 2>/dev/null | tr -d '\0')
@@ -218,7 +217,6 @@ for base in "$H2C" "$TLS"; do
 done
 
 # -- HTTP/1.1 clients get a clear answer or a close, never a hang --
-t0=$(date +%s)
 out=$(curl -sS --max-time 10 --http1.1 -o /dev/null -w '%{http_code}' "$H2C/" 2>&1); st=$?
 if [ $st -eq 28 ]; then fail "HTTP/1.1 request on the h2c port hung (no answer within 10 s)"
 elif [ $st -eq 0 ] && [[ "$out" =~ ^[45][0-9][0-9]$ ]]; then pass "HTTP/1.1 on the h2c port: status $out"
@@ -231,7 +229,7 @@ elif [ $st -ne 0 ]; then pass "HTTP/1.1 on the TLS port: refused (curl exit $st)
 else fail "HTTP/1.1 on the TLS port: unexpected answer [$out]"; fi
 
 # -- still healthy --
-alive "$PID" && pass "server still running" || fail "server died; stderr: $(tail -20 responses.err)"
+alive "$PID" && pass "server still running" || server_died "responses" "$PID" responses.err
 server_answers "h2c after everything" "$H2C"
 server_answers "tls after everything" "$TLS"
 stop_server "$PID"

@@ -15,7 +15,7 @@ if [ "${VALK_SOAK:-}" != 1 ]; then
 fi
 source "$(dirname "$0")/common.sh"
 make_cert
-cd "$TMP"
+cd "$TMP" || exit 1
 DURATION=${VALK_SOAK_SECONDS:-300}
 GROWTH_MB=${VALK_SOAK_GROWTH_MB:-20}
 
@@ -89,13 +89,13 @@ while [ "$(date +%s)" -lt "$T_END" ] && [ "$ROUND_FAILS" -lt 10 ]; do
     timeout 30 python3 "$H2ATTACK" $m --port "$P_H2C" >/dev/null 2>&1 &
     timeout 30 python3 "$H2ATTACK" $m --port "$P_TLS" --tls >/dev/null 2>&1 &
   done
-  if ! alive "$PID"; then fail "server died in round $ROUND: $(tail -30 soak.err)"; break; fi
+  if ! alive "$PID"; then server_died "round $ROUND" "$PID" soak.err; break; fi
   SAMPLES+=("$(rss_kb "$PID")")
   echo "round $ROUND: RSS ${SAMPLES[-1]} kB"
 done
-wait $(jobs -p | grep -v "^$PID\$") 2>/dev/null
+for j in $(jobs -p); do [ "$j" = "$PID" ] || wait "$j" 2>/dev/null; done
 
-alive "$PID" && pass "server alive after $ROUND rounds ($DURATION s)" || fail "server died: $(tail -30 soak.err)"
+alive "$PID" && pass "server alive after $ROUND rounds ($DURATION s)" || fail "the server did not survive the soak"
 server_answers "after the soak: h2c" "$H2C"
 server_answers "after the soak: tls" "$TLS"
 n=${#SAMPLES[@]}

@@ -6,7 +6,7 @@
 # Also: stop with nothing in flight, called twice, completes at once.
 source "$(dirname "$0")/common.sh"
 make_cert
-cd "$TMP"
+cd "$TMP" || exit 1
 
 SLOW_MS=1500
 stop_case() {  # stop_case h2c|tls

@@ -4,6 +4,7 @@
 #   source "$(dirname "$0")/client/lib.sh"
 #   make_pki                 # $PKI/ca.pem and server, expired, wrong-name certificates
 #   start_nghttpd DIR        # -> $NGHTTPD_PID, $NGHTTPD_PORT (TLS, $PKI/server.*)
+#   start_py NAME MODE [ARGS]  # client/py_servers.py -> $PY_PID, $PY_PORT
 #   run_client NAME [ENV=V ...] <<'EOF'
 #   (check-eq "status" 200 (response-status (value-of (fetch (str base "/x")))))
 #   (done)
@@ -98,6 +99,7 @@ start_nghttpd() {
     nghttpd -a 127.0.0.1 -d "$dir" "$NGHTTPD_PORT" "$PKI/$cert.key" "$PKI/$cert.pem" \
       >"$TMP/nghttpd-$cert.log" 2>&1 &
     NGHTTPD_PID=$!
+    disown "$NGHTTPD_PID"
     SERVER_PIDS+=("$NGHTTPD_PID")
     if wait_port "$NGHTTPD_PORT" "$NGHTTPD_PID"; then return 0; fi
     kill "$NGHTTPD_PID" 2>/dev/null
@@ -135,4 +137,27 @@ run_client() {
     fail "$name: sanitizer report:"
     grep -A 30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP/$name.err" | head -n 60 >&2
   fi
+}
+
+# start_py NAME MODE [ARGS...]: one of client/py_servers.py's servers
+# -> $PY_PID, $PY_PORT (output in $TMP/NAME.out / .err).
+PY_PID=
+PY_PORT=
+start_py() {
+  local name=$1 i line
+  shift
+  python3 "$CLIENT_DIR/py_servers.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PY_PID=$!
+  disown "$PY_PID"  # killed by the EXIT trap without a "Killed" line
+  SERVER_PIDS+=("$PY_PID")
+  PY_PORT=
+  for ((i = 0; i < 200; i++)); do
+    line=$(head -n 1 "$TMP/$name.out" 2>/dev/null)
+    if [[ "$line" =~ ^[0-9]+$ ]]; then PY_PORT=$line; return 0; fi
+    kill -0 "$PY_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "FAIL: py_servers.py $* did not start:" >&2
+  cat "$TMP/$name.err" >&2
+  exit 1
 }
