@@ -334,6 +334,15 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
                                                 : long(CURL_HTTP_VERSION_2TLS));
   // Wait for a connection that can multiplex rather than open another one.
   curl::easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  // libcurl 7.88 (Debian 12) sends nothing on an idle h2c (prior knowledge)
+  // connection it reuses (the same happens against nghttpd), and fails when
+  // streams share one, so each such request gets a connection of its own.
+  // h2 over TLS (ALPN) is unaffected: reused and multiplexed.
+  if (req.http2_prior_knowledge) {
+    curl::easy_setopt(e, CURLOPT_PIPEWAIT, 0L);
+    curl::easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl::easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
   curl::easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
   curl::easy_setopt(e, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl::easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req.connect_timeout_ms);
