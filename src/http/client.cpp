@@ -38,6 +38,7 @@ struct Transfer {
   char errbuf[CURL_ERROR_SIZE] = {0};
   uint64_t start_ns = 0;
   bool aborted = false;  // the handle was cancelled: abort at curl's next chance
+  std::string origin;    // scheme://host:port, to tell whether a connection may be shared
 };
 
 struct SocketWatch {
@@ -55,7 +56,9 @@ void check_done();
 void on_poll(uv_poll_t* req, int status, int events) {
   auto* w = static_cast<SocketWatch*>(req->data);
   int flags = 0;
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  // On a socket error, let curl read and write: it then reports what
+  // happened (a reset by the peer, say) rather than a bare poll error.
+  if (status < 0) flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
@@ -86,6 +89,21 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
   uv_poll_start(&w->poll, events, on_poll);
   return 0;
+}
+
+// libcurl 7.88's multi-socket interface occasionally leaves a transfer that
+// shares a connection unserviced until other traffic arrives (up to its
+// 10 s internal timeout). While transfers are in flight, a light timer
+// lets curl look at all of them every 25 ms.
+uv_timer_t g_kick;
+void on_kick(uv_timer_t*) {
+  if (g_live.empty()) {
+    uv_timer_stop(&g_kick);
+    return;
+  }
+  int running = 0;
+  curl::multi_socket_all(g_multi, &running);
+  check_done();
 }
 
 void on_uv_timer(uv_timer_t*) {
@@ -128,6 +146,7 @@ bool init_multi(VM& vm, std::string& err) {
   curl::multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
   curl::multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
   uv_timer_init(aio::loop(), &g_timer);
+  uv_timer_init(aio::loop(), &g_kick);
   return true;
 }
 
@@ -173,25 +192,20 @@ void abort_transfer(void* ctx) {
   auto* t = static_cast<Transfer*>(ctx);
   M().client_errors.get({"cancelled"}).inc();
   t->aborted = true;
-  curl_socket_t sock = CURL_SOCKET_BAD;
-  curl::easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &sock);
-  // libcurl may leave the RST_STREAM of an aborted HTTP/2 stream unsent
-  // until the connection is used again. When no other transfer shares the
-  // connection, closing it tells the server at once.
+  // libcurl 7.88 may leave the RST_STREAM of an aborted HTTP/2 stream
+  // unsent until the connection carries traffic again. When no other
+  // transfer to the same origin is in flight, closing the connection tells
+  // the server at once.
   bool shared = false;
-  for (Transfer* o : g_live) {
-    if (o == t || o->aborted) continue;
-    curl_socket_t os = CURL_SOCKET_BAD;
-    curl::easy_getinfo(o->easy, CURLINFO_ACTIVESOCKET, &os);
-    if (os == sock) shared = true;
-  }
+  for (Transfer* o : g_live)
+    if (o != t && !o->aborted && o->origin == t->origin) shared = true;
   if (!shared) curl::easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
-  curl::easy_pause(t->easy, CURLPAUSE_CONT);  // makes curl run the transfer now
+  // Pausing and resuming makes curl run the transfer now, so its progress
+  // callback sees the abort at once.
+  curl::easy_pause(t->easy, CURLPAUSE_ALL);
+  curl::easy_pause(t->easy, CURLPAUSE_CONT);
   int running = 0;
   curl::multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  // On a shared HTTP/2 connection the RST_STREAM is only queued; driving
-  // the connection's socket makes curl send it now.
-  if (sock != CURL_SOCKET_BAD) curl::multi_socket_action(g_multi, sock, CURL_CSELECT_OUT, &running);
 }
 
 int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -310,6 +324,12 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
   auto* t = new (mem) Transfer();
   t->handle = h;
   t->url = req.url;
+  {
+    size_t scheme_end = req.url.find("://");
+    size_t host_end = scheme_end == std::string::npos ? std::string::npos
+                                                      : req.url.find('/', scheme_end + 3);
+    t->origin = req.url.substr(0, host_end);
+  }
   t->ops = {abort_transfer, t};
   h->ext = &t->ops;
   t->start_ns = uv_hrtime();
@@ -371,6 +391,7 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
     curl::easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
   }
   g_live.insert(t);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&g_kick))) uv_timer_start(&g_kick, on_kick, 25, 25);
   CURLMcode rc = curl::multi_add_handle(g_multi, e);
   if (rc != CURLM_OK) {
     static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;

@@ -21,6 +21,7 @@ const char* (*easy_strerror)(CURLcode);
 curl_slist* (*slist_append)(curl_slist*, const char*);
 void (*slist_free_all)(curl_slist*);
 CURLcode (*easy_pause)(CURL*, int);
+CURLMcode (*multi_socket_all)(CURLM*, int*);
 
 bool load(std::string& err) {
   static bool loaded = false;
@@ -56,6 +57,7 @@ bool load(std::string& err) {
   sym(slist_append, "curl_slist_append");
   sym(slist_free_all, "curl_slist_free_all");
   sym(easy_pause, "curl_easy_pause");
+  sym(multi_socket_all, "curl_multi_socket_all");
   loaded = ok;
   return ok;
 }

@@ -34,5 +34,6 @@ extern const char* (*easy_strerror)(CURLcode);
 extern curl_slist* (*slist_append)(curl_slist*, const char*);
 extern void (*slist_free_all)(curl_slist*);
 extern CURLcode (*easy_pause)(CURL*, int);
+extern CURLMcode (*multi_socket_all)(CURLM*, int*);
 
 }  // namespace valk::http::curl

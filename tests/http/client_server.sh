@@ -5,13 +5,16 @@
 # concurrent requests multiplexed on one connection (the server's connection
 # count), and cancellation of slow requests (aio/cancel, aio/within,
 # aio/race, a failing fetch-all, a scope) that the server sees as a stream
-# reset while the connection lives on.
+# reset while the connection lives on; then, in fresh processes, a request
+# next to an open stream is answered at once, a program that cancelled a
+# fetch ends at once, and 1,000 requests against a server allowing 100
+# streams per connection use at most 8 connections.
 source "$(dirname "$0")/client/lib.sh"
 
 make_pki
 # The server allows 1,000 concurrent streams per connection, so 1,000
 # requests fit on one connection.
-TLS_CERT=$PKI/server.pem TLS_KEY=$PKI/server.key MCS=1000 start_server echo_tls <<EOF
+STATE_FILE=$TMP/state TLS_CERT=$PKI/server.pem TLS_KEY=$PKI/server.key MCS=1000 start_server echo_tls <<EOF
 (load "$CLIENT_DIR/echo_server.valk")
 EOF
 SERVER=$SERVER_PID
@@ -19,27 +22,30 @@ BASE=https://localhost:$SERVER_PORT
 CONCURRENT=$(scale 1000)
 
 run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
-  "BASE2=https://127.0.0.1:$SERVER_PORT" "CONCURRENT=$CONCURRENT" <<'EOF'
+  "BASE2=https://127.0.0.1:$SERVER_PORT" "STATE_FILE=$TMP/state" "CONCURRENT=$CONCURRENT" <<'EOF'
 (def base (getenv "BASE"))
 (fun (url p) (str base p))
 ; The same server by its address: another origin, so another connection.
-; /state is read through it, never through a connection that has a slow
-; stream open (see the end of client_server.sh).
 (def base2 (getenv "BASE2"))
 (fun (url2 p) (str base2 p))
 
-; (started cancelled conns active) from the server's /state; started and
-; cancelled count the /slow requests with that tag
+; (started cancelled conns active) from the state file the server writes on
+; every request and cancellation (client/echo_server.valk); started and
+; cancelled count the /slow requests with that tag. The file, not a request,
+; so that watching the server never depends on the client under test.
+(def state-file (getenv "STATE_FILE"))
 (fun (server-state & tag)
-  (let ((body (value-of (fetch-text (url2 (if (nil? tag) "/state" (str "/state?tag=" (head tag))))))))
-    (if (string? body)
-        (map (fn (kv) (str->num (head (tail (str/split kv "="))))) (str/split body " "))
+  (let ((st (try (read (read-file state-file)) (fn (e) ()))))
+    (if (and (list? st) (plist/has? st :conns))
+        (list (%tagged tag (plist/get st :started)) (%tagged tag (plist/get st :cancelled))
+              (plist/get st :conns) (plist/get st :active))
         (list -1 -1 -1 -1))))
+(fun (%tagged tag tags) (if (nil? tag) (len tags) (len (filter (fn (t) (== t (head tag))) tags))))
 (fun (started s) (nth 1 s))
 (fun (cancelled s) (nth 2 s))
 (fun (conns s) (nth 3 s))
-; polls /state?tag=TAG every 50 ms until (pred state), for at most 2 s: a
-; reset reaches a local server in well under that
+; reads the state every 50 ms until (pred state), for at most 2 s: a reset
+; reaches a local server in well under that
 (fun (poll-state tag pred) (%poll-state tag pred (+ (time-us) 2000000)))
 (fun (%poll-state tag pred deadline)
   (let ((s (server-state tag)))
@@ -53,7 +59,7 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
 (check-eq "a first request" 200 (response-status (value-of (fetch (url "/echo")))))
 (def s0 (server-state))
 (def conns0 (conns s0))
-(check "the server answers /state" (> conns0 0) (%short s0))
+(check "the server's state file is there" (> conns0 0) (%short s0))
 
 ; ---- headers round-trip
 (def r (value-of (fetch (-> (http-get (url "/echo"))
@@ -134,7 +140,7 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
 (def seq-statuses (sequential 20 ()))
 (check-eq "20 sequential requests" (map (fn (_) 200) (range 0 20)) seq-statuses)
 (check-eq "sequential requests reuse the connection (server connections)" conns0 (conns (server-state)))
-(check-eq "one pooled client connection per origin (two origins)" 2 (metric :client-connections-pooled))
+(check-eq "one pooled client connection" 1 (metric :client-connections-pooled))
 
 ; ---- many concurrent requests, multiplexed on that one connection
 (def n (str->num (getenv "CONCURRENT")))
@@ -150,7 +156,7 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
 (check (str "they ran concurrently: " ms2 " ms, one after another would take " (* n 20) " ms")
        (< ms2 (/ (* n 20) 4)) "")
 (check-eq "all of it on the one connection (server connections)" conns0 (conns (server-state)))
-(check-eq "all of it on the one connection (client pool: one per origin)" 2 (metric :client-connections-pooled))
+(check-eq "all of it on the one connection (client pool)" 1 (metric :client-connections-pooled))
 
 ; ---- cancellation: the server sees the stream reset, the connection lives on
 ; Each case tags its slow requests, so a reset that arrives late is not
@@ -177,10 +183,6 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
           (list (aio/status w) (error-message (aio/error w))))
 (check-eq "aio/within: the server saw the reset" 1 (wait-cancelled "within" 1))
 
-; aio/race: the loser is cancelled
-(def rc (value-of (aio/race (list (fetch (url "/slow?tag=race")) (fetch (url2 "/async"))))))
-(check-eq "aio/race: the fast one wins" "answered later" (response-body rc))
-(check-eq "aio/race: the server saw the loser's reset" 1 (wait-cancelled "race" 1))
 
 ; fetch-all: one failure (a request timing out) fails it and cancels the rest
 (def fa (fetch-all (list (url "/slow?tag=all") (with-timeout (http-get (url "/slow?tag=all")) 500))))
@@ -192,22 +194,34 @@ run_client server -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" \
 (def sc (value-of (aio/scope (fn () (fetch (url "/slow?tag=scope")) (aio/delay 200 :scope-done)))))
 (check-eq "scope: result" :scope-done sc)
 (check-eq "scope: the fetch it left running was cancelled, the server saw it" 1 (wait-cancelled "scope" 1))
-(check-eq "after all the cancellations: still the one connection" conns0 (conns (server-state)))
+; (A cancelled transfer that shares its connection with no other one closes
+; that connection, so the server hears of it at once: libcurl 7.88 would
+; otherwise hold the stream reset back. Requests go on working.)
+(check-eq "after all the cancellations: requests still work" 200
+          (response-status (value-of (fetch (url "/echo")))))
+
+; aio/race: the loser is cancelled (the winner comes from the other origin,
+; another connection)
+(def rc (value-of (aio/race (list (fetch (url "/slow?tag=race")) (fetch (url2 "/async"))))))
+(check-eq "aio/race: the fast one wins" "answered later" (response-body rc))
+(check-eq "aio/race: the server saw the loser's reset" 1 (wait-cancelled "race" 1))
 (check-eq "no client handle left pending" 0 (metric :handles-pending))
 (done)
+(exit 0)  ; at once: waiting at exit after a cancel is checked below
 EOF
 
 # A request on a connection that has another stream open (a slow request in
 # flight) must complete as soon as its answer arrives. With libcurl 7.88.1's
-# multi-socket API it sometimes waits for curl's next timer instead (10 s,
-# the connect timeout): a fresh process a few times, stopping at the first stall.
+# multi-socket API it sometimes waits instead for curl's next timer (10 s, the
+# connect timeout) or for other traffic (here the slow answer, after 3 s): a
+# fresh process a few times, stopping at the first stall.
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
   before=$FAILED
   FAILED=0
   run_client "open_stream_$attempt" -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" <<'EOF' >/dev/null
 (def base (getenv "BASE"))
 (value-of (fetch (str base "/echo")))             ; the connection
-(def slow (fetch (str base "/slow")))             ; a stream left open
+(def slow (fetch (str base "/slow?ms=3000")))     ; a stream left open
 (def t0 (time-us))
 (def a (value-of (fetch-text (str base "/status/200"))))
 (def b (value-of (fetch-text (str base "/status/201"))))
@@ -216,15 +230,31 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
 (check "two requests next to an open stream are answered" (== (list a b) (list "status 200" "status 201")) (%short (list a b)))
 (check (str "... at once (" ms " ms), not after a timer") (< ms 2000) (str ms " ms"))
 (done)
+(exit 0)  ; at once: waiting at exit after a cancel is checked below
 EOF
   now=$FAILED
   FAILED=$((before | now))
   if [ "$now" -ne 0 ]; then
-    fail "a request next to an open HTTP/2 stream stalled (attempt $attempt; libcurl multi-socket, see the report)"
+    fail "a request next to an open HTTP/2 stream stalled (attempt $attempt; see docs/http-client.md, 'Known problems')"
     break
   fi
 done
 [ "$now" -eq 0 ] && pass "requests next to an open stream: answered at once in 10 fresh processes"
+
+# A program that cancelled a fetch ends when its work is done: it does not
+# wait for the cancelled request's answer (here 5 s away).
+T0=$(date +%s%N)
+run_client exit_after_cancel -u SSL_CERT_FILE "SSL_CERT_FILE=$PKI/ca.pem" "BASE=$BASE" <<'EOF'
+(def base (getenv "BASE"))
+(value-of (fetch (str base "/echo")))
+(def slow (fetch (str base "/slow?tag=exit&ms=5000")))
+(aio/await (aio/sleep 200))
+(check "the slow request is cancelled" (aio/cancel slow) "")
+(done)
+EOF
+MS=$((($(date +%s%N) - T0) / 1000000))
+if [ "$MS" -lt 2500 ]; then pass "the program ends at once after cancelling a fetch ($MS ms)"; else
+  fail "the program waited at exit for a cancelled fetch's answer: it took $MS ms"; fi
 
 # With the server's default limit of 100 concurrent streams per connection,
 # 1,000 requests still all complete; the client opens a few more connections

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers for the HTTP client tests (tests/http/client_*.sh), on top of the
 # shared ../common.sh (fail/pass/finish, start_server, scale, the EXIT trap).
 #
@@ -93,8 +94,8 @@ sign_cert() {  # sign_cert NAME CN SAN [openssl ca date options]
 NGHTTPD_PID=
 NGHTTPD_PORT=
 start_nghttpd() {
-  local dir=$1 cert=${2:-server} try
-  for try in 1 2 3; do
+  local dir=$1 cert=${2:-server}
+  for _ in 1 2 3; do
     NGHTTPD_PORT=$(free_port)
     nghttpd -a 127.0.0.1 -d "$dir" "$NGHTTPD_PORT" "$PKI/$cert.key" "$PKI/$cert.pem" \
       >"$TMP/nghttpd-$cert.log" 2>&1 &
@@ -118,9 +119,11 @@ run_client() {
     printf '(load "%s/check.valk")\n' "$CLIENT_DIR"
     cat
   } >"$TMP/$name.valk"
+  local t0=$SECONDS
   (cd "$TMP" && env "$@" timeout -k 5 "$CLIENT_TIMEOUT" "$VALK" "$name.valk" \
     >"$TMP/$name.out" 2>"$TMP/$name.err")
   CLIENT_STATUS=$?
+  [ $((SECONDS - t0)) -ge 5 ] && echo "$name: note: took $((SECONDS - t0)) s"
   local line
   while IFS= read -r line; do
     case "$line" in
