@@ -179,7 +179,7 @@ const char* type_name(Value v) {
 // Iterative (an explicit stack of list pairs still to compare), so deeply
 // nested lists compare without touching the C stack.
 bool values_equal(Value a, Value b, bool bool_as_int) {
-  std::vector<std::pair<Value, Value>> todo;
+  std::vector<std::pair<Value, Value>> pending_pairs;
   for (;;) {
     bool same;
     if (a == b) {
@@ -191,7 +191,7 @@ bool values_equal(Value a, Value b, bool bool_as_int) {
     } else if (is_number(a) && is_number(b)) {
       same = is_int(a) && is_int(b) ? int_val(a) == int_val(b) : num_as_double(a) == num_as_double(b);
     } else if (is_cons(a) && is_cons(b)) {
-      todo.push_back({cdr(a), cdr(b)});
+      pending_pairs.push_back({cdr(a), cdr(b)});
       a = car(a);
       b = car(b);
       continue;
@@ -209,10 +209,10 @@ bool values_equal(Value a, Value b, bool bool_as_int) {
       same = false;
     }
     if (!same) return false;
-    if (todo.empty()) return true;
-    a = todo.back().first;
-    b = todo.back().second;
-    todo.pop_back();
+    if (pending_pairs.empty()) return true;
+    a = pending_pairs.back().first;
+    b = pending_pairs.back().second;
+    pending_pairs.pop_back();
   }
 }
 
