@@ -1074,13 +1074,13 @@ class Compiler {
   // time by %qq (which also aborts on an error from any unquote).
   static bool has_unquote(Value t) {
     const Sym& s = S();
-    std::vector<Value> pending_pairs{t};
-    while (!pending_pairs.empty()) {
-      Value v = pending_pairs.back();
-      pending_pairs.pop_back();
+    std::vector<Value> work{t};
+    while (!work.empty()) {
+      Value v = work.back();
+      work.pop_back();
       if (!is_cons(v)) continue;
       if (car(v) == s.unquote || car(v) == s.splice) return true;
-      for (Value e = v; is_cons(e); e = cdr(e)) pending_pairs.push_back(car(e));
+      for (Value e = v; is_cons(e); e = cdr(e)) work.push_back(car(e));
     }
     return false;
   }
