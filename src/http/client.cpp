@@ -81,6 +81,9 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
     w = new SocketWatch;
     w->fd = s;
     uv_poll_init_socket(aio::loop(), &w->poll, s);
+    // curl's sockets (pooled connections too) do not by themselves keep
+    // the program running: transfers in flight do, through g_kick.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
     w->poll.data = w;
     curl::multi_assign(g_multi, s, w);
   }
@@ -146,6 +149,7 @@ bool init_multi(VM& vm, std::string& err) {
   curl::multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
   curl::multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
   uv_timer_init(aio::loop(), &g_timer);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&g_timer));  // (see on_socket)
   uv_timer_init(aio::loop(), &g_kick);
   return true;
 }
