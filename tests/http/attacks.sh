@@ -30,9 +30,7 @@ start_server attacks <<EOF
 (aio/run)
 EOF
 PID=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <attacks.out)" -ge 2 ] && break; sleep 0.05; done
-P_H2C=$(sed -n 1p attacks.out)
-P_TLS=$(sed -n 2p attacks.out)
+two_ports attacks
 
 # Warm up with the normal load used below (TLS contexts, GC heap, nghttp2
 # pools), then take the baseline.
@@ -146,9 +144,7 @@ start_server drops <<'EOF'
 (aio/run)
 EOF
 PID=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <drops.out)" -ge 2 ] && break; sleep 0.05; done
-P_H2C=$(sed -n 1p drops.out)
-P_TLS=$(sed -n 2p drops.out)
+two_ports drops
 for kind in h2c tls; do
   alive "$PID" || break
   port=$P_H2C; flag=(); [ "$kind" = tls ] && { port=$P_TLS; flag=(--tls); }

@@ -74,6 +74,15 @@ make_cert() {
 
 # start_server NAME: the snippet on stdin is written to $TMP/NAME.valk and run
 # from $TMP; waits (up to 20 s) for the port on the first stdout line.
+# two_ports NAME: waits for a server started with start_server NAME that
+# printed two ports (h2c, then TLS); sets P_H2C and P_TLS.
+two_ports() {
+  local i
+  for ((i = 0; i < 100; i++)); do [ "$(wc -l <"$1.out")" -ge 2 ] && break; sleep 0.05; done
+  P_H2C=$(sed -n 1p "$1.out")
+  P_TLS=$(sed -n 2p "$1.out")
+}
+
 start_server() {
   local name=$1
   cat >"$TMP/$name.valk"

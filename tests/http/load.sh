@@ -53,9 +53,9 @@ start_server fast <<'EOF'
 (aio/run)
 EOF
 FAST=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <fast.out)" -ge 2 ] && break; sleep 0.05; done
-H2C=http://127.0.0.1:$(sed -n 1p fast.out)
-TLS=https://127.0.0.1:$(sed -n 2p fast.out)
+two_ports fast
+H2C=http://127.0.0.1:$P_H2C
+TLS=https://127.0.0.1:$P_TLS
 
 N=$(scale 100000)
 out=$(timeout 60 h2load -n "$N" -c 64 -m 100 "$H2C/" 2>&1)
@@ -128,8 +128,8 @@ start_server maxconn <<'EOF'
 (aio/run)
 EOF
 MC=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <maxconn.out)" -ge 2 ] && break; sleep 0.05; done
-P1=$(sed -n 1p maxconn.out); P2=$(sed -n 2p maxconn.out)
+two_ports maxconn
+P1=$P_H2C; P2=$P_TLS
 out=$(timeout 60 python3 "$H2ATTACK" maxconn --port "$P1" --hold 8 --extra 4 2>&1); st=$?
 [ $st -eq 0 ] && pass "h2c max-connections: $(tail -1 <<<"$out")" || fail "h2c max-connections: $out"
 out=$(timeout 60 python3 "$H2ATTACK" maxconn --port "$P2" --tls --hold 8 --extra 4 2>&1); st=$?

@@ -52,9 +52,9 @@ start_server responses <<EOF
 (aio/run)
 EOF
 PID=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <responses.out)" -ge 2 ] && break; sleep 0.05; done
-H2C=http://127.0.0.1:$(sed -n 1p responses.out)
-TLS=https://127.0.0.1:$(sed -n 2p responses.out)
+two_ports responses
+H2C=http://127.0.0.1:$P_H2C
+TLS=https://127.0.0.1:$P_TLS
 
 # creq BASE PATH [curl args]: sets CODE, VER, BODY, HDRS (lower-cased header lines).
 creq() {

@@ -41,9 +41,7 @@ start_server soak <<'EOF'
 (aio/run)
 EOF
 PID=$SERVER_PID
-for ((i = 0; i < 100; i++)); do [ "$(wc -l <soak.out)" -ge 2 ] && break; sleep 0.05; done
-P_H2C=$(sed -n 1p soak.out)
-P_TLS=$(sed -n 2p soak.out)
+two_ports soak
 H2C=http://127.0.0.1:$P_H2C
 TLS=https://127.0.0.1:$P_TLS
 head -c 65536 /dev/urandom >"$TMP/up.bin"
