@@ -153,6 +153,12 @@ void ListBuilder::push(Value v) {
   tail_ = as_cons(cell);
 }
 
+Value plist_lookup(Value plist, Value key) {
+  for (Value p = plist; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    if (car(p) == key) return car(cdr(p));
+  return kUnbound;
+}
+
 const char* type_name(Value v) {
   if (is_fix(v)) return "integer";
   if (v == kNil) return "nil";

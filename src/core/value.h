@@ -232,6 +232,11 @@ class ListBuilder {
   bool quoted_;
 };
 
+// The value after `key` (compared by identity: keywords are interned) in a
+// flat plist, or kUnbound when the key is absent. For C++ code reading
+// option and request plists; the Lisp plist/* builtins compare with ==.
+Value plist_lookup(Value plist, Value key);
+
 // The keyword / type name a value reports to `type` and in error messages.
 const char* type_name(Value v);
 

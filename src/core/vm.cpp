@@ -63,7 +63,7 @@ struct Continuation {
   Value* vals;
 };
 
-Proto* make_stub_proto(std::initializer_list<uint32_t> code, uint16_t nparams, uint32_t nlocals) {
+Proto* make_internal_proto(std::initializer_list<uint32_t> code, uint16_t nparams, uint32_t nlocals) {
   auto* p = static_cast<Proto*>(gc_alloc(sizeof(Proto)));
   memset(p, 0, sizeof *p);
   p->h = {Type::Proto, 0, 0, 0};
@@ -90,7 +90,7 @@ Value make_closure_of(Proto* p, Env* env) {
 
 Value g_trampoline = kNil;            // the async-reset delimiter
 const uint32_t* g_trampoline_ret = nullptr;  // its RETURN instruction
-Value g_call_stub[8];                 // [CALL n, RETURN] for VM::call
+Value g_call_trampoline[8];                 // [CALL n, RETURN] for VM::call
 Value g_job_tramp[2];                 // job trampolines for 0 and 1 arguments
 
 // Inlined arithmetic: the symbols and the builtins they stand for.
@@ -115,10 +115,8 @@ Value global_shorthand(const Symbol* s) {
   if (colon == std::string_view::npos || colon + 1 >= n.size()) return kUnbound;
   Value pl = as_symbol(intern(n.substr(0, colon)))->global;
   if (!is_list(pl)) return kUnbound;
-  Value key = intern(n.substr(colon));
-  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
-    if (car(p) == key) return car(cdr(p));
-  return kNil;
+  Value v = plist_lookup(pl, intern(n.substr(colon)));
+  return v == kUnbound ? kNil : v;
 }
 
 }  // namespace
@@ -151,14 +149,14 @@ VM::VM() {
   }
 
   if (g_trampoline == kNil) {
-    Proto* t = make_stub_proto({OP_LOCAL, 0, OP_CALL, 0, OP_RETURN}, 1, 1);
+    Proto* t = make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_RETURN}, 1, 1);
     t->is_reset = 1;
     g_trampoline = make_closure_of(t, nullptr);
     g_trampoline_ret = t->code + 4;
     for (uint32_t n = 0; n < 8; ++n)
-      g_call_stub[n] = make_closure_of(make_stub_proto({OP_CALL, n, OP_RETURN}, 0, 0), nullptr);
-    Proto* j0 = make_stub_proto({OP_LOCAL, 0, OP_CALL, 0, OP_JOBDONE, 1, OP_RETURN}, 2, 2);
-    Proto* j1 = make_stub_proto({OP_LOCAL, 0, OP_LOCAL, 1, OP_CALL, 1, OP_JOBDONE, 2, OP_RETURN}, 3, 3);
+      g_call_trampoline[n] = make_closure_of(make_internal_proto({OP_CALL, n, OP_RETURN}, 0, 0), nullptr);
+    Proto* j0 = make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_JOBDONE, 1, OP_RETURN}, 2, 2);
+    Proto* j1 = make_internal_proto({OP_LOCAL, 0, OP_LOCAL, 1, OP_CALL, 1, OP_JOBDONE, 2, OP_RETURN}, 3, 3);
     j0->is_reset = j1->is_reset = 1;
     g_job_tramp[0] = make_closure_of(j0, nullptr);
     g_job_tramp[1] = make_closure_of(j1, nullptr);
@@ -278,13 +276,13 @@ Value VM::call(Value fn, const Value* args, int argc) {
   if (need > stack_cap) grow_stack(need);
   if (nframes + 1 >= frames_cap) grow_frames();
   size_t s = sp;
-  stack[s] = g_call_stub[argc];
+  stack[s] = g_call_trampoline[argc];
   stack[s + 1] = fn;
   for (int i = 0; i < argc; ++i) stack[s + 2 + i] = args[i];
   sp = s + 2 + size_t(argc);
   size_t stop = nframes;
-  frames[nframes++] = {as_closure(g_call_stub[argc])->proto->code,
-                       as_closure(g_call_stub[argc]), nullptr, uint32_t(s + 1), 0};
+  frames[nframes++] = {as_closure(g_call_trampoline[argc])->proto->code,
+                       as_closure(g_call_trampoline[argc]), nullptr, uint32_t(s + 1), 0};
   Value r = execute(stop);
   sp = s;
   return r;

@@ -29,6 +29,7 @@
 #include "aio/metrics.h"
 #include "core/printer.h"
 #include "core/vm.h"
+#include "http/text.h"
 #include "http/tls.h"
 
 namespace valk::http {
@@ -252,19 +253,6 @@ ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32
   return ssize_t(n);
 }
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& ch : r)
-    if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
-  return r;
-}
-
-std::string text_of(Value v) {
-  if (is_string(v)) return std::string(as_string(v)->view());
-  if (is_keyword(v)) return std::string(as_symbol(v)->view().substr(1));
-  return display_string(v);
-}
-
 void respond(Stream* st, int status, std::vector<std::pair<std::string, std::string>> headers,
              Value body) {
   Connection* c = st->conn;
@@ -322,23 +310,18 @@ bool headers_of(Value v, std::vector<std::pair<std::string, std::string>>& out) 
   if (is_cons(v) && (is_keyword(car(v)) || is_string(car(v))) && !is_cons(car(v))) {
     for (Value p = v; is_cons(p); p = cdr(cdr(p))) {
       if (!is_cons(cdr(p))) return false;
-      out.push_back({lower(text_of(car(p))), text_of(car(cdr(p)))});
+      out.push_back({lower_ascii(text_of(car(p))), text_of(car(cdr(p)))});
     }
     return true;
   }
   for (Value p = v; is_cons(p); p = cdr(p)) {
     Value pair = car(p);
     if (!is_cons(pair) || !is_cons(cdr(pair))) return false;
-    out.push_back({lower(text_of(car(pair))), text_of(car(cdr(pair)))});
+    out.push_back({lower_ascii(text_of(car(pair))), text_of(car(cdr(pair)))});
   }
   return true;
 }
 
-Value plist_get(Value pl, Value k) {
-  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
-    if (car(p) == k) return car(cdr(p));
-  return kUnbound;
-}
 
 void log_handler_error(Stream* st, const std::string& what) {
   fprintf(stderr, "valk: http2: handler for %s %s: %s\n", st->method.c_str(), st->path.c_str(),
@@ -363,14 +346,14 @@ void respond_with(Stream* st, Value r) {
   if (is_cons(r) && is_keyword(car(r))) {
     static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
                        kBody = intern(":body");
-    Value status = plist_get(r, kStatus);
+    Value status = plist_lookup(r, kStatus);
     int code = 200;
     if (is_int(status)) code = int(int_val(status));
     else if (is_string(status)) code = atoi(as_string(status)->data);
     else if (status != kUnbound) code = 0;
     std::vector<std::pair<std::string, std::string>> hs;
-    Value hv = plist_get(r, kHeaders);
-    Value body = plist_get(r, kBody);
+    Value hv = plist_lookup(r, kHeaders);
+    Value body = plist_lookup(r, kBody);
     if (code < 100 || code > 999 || (hv != kUnbound && hv != kNil && !headers_of(hv, hs))) {
       log_handler_error(st, "malformed response " + repr_string(r));
       respond_text(st, 500, "Internal Server Error\n");

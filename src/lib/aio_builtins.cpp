@@ -31,14 +31,18 @@ Value system_value() {
   }
   return g_system;
 }
-bool is_system(Value v) {
+}  // namespace
+
+bool is_aio_system(Value v) {
   return has_type(v, Type::Opaque) && reinterpret_cast<Opaque*>(v)->cls == &kSystemClass;
 }
+
+namespace {
 
 // Drops a leading system argument (upstream style).
 #define SKIP_SYSTEM()                       \
   do {                                      \
-    if (argc > 0 && is_system(args[0])) {   \
+    if (argc > 0 && is_aio_system(args[0])) {   \
       ++args;                               \
       --argc;                               \
     }                                       \
@@ -79,7 +83,7 @@ int64_t ms_arg(Value v) { return is_float(v) ? int64_t(float_val(v)) : int_val(v
 // ---- runtime ------------------------------------------------------------------------
 
 Value b_start(VM& vm, Value* args, int argc) {
-  if (argc == 1 && !is_list(args[0]) && !is_system(args[0]))
+  if (argc == 1 && !is_list(args[0]) && !is_aio_system(args[0]))
     return bad_arg("aio/start", 0, "a config plist", args[0]);
   start(vm);
   clear_stop();
@@ -255,7 +259,7 @@ Value b_sleep(VM& vm, Value* args, int argc) {
 // (aio/delay ms val) (seed) and (aio/delay sys ms thunk) (upstream): the
 // upstream form is in lib/valk/aio.valk, reached through %aio-delay-thunk.
 Value b_delay(VM& vm, Value* args, int argc) {
-  if (argc == 3 && is_system(args[0])) {
+  if (argc == 3 && is_aio_system(args[0])) {
     static Value f = intern("%aio-delay-thunk");
     return vm.tail_call(as_symbol(f)->global, cons(args[1], cons(args[2], kNil)));
   }
@@ -379,7 +383,7 @@ void open_aio(VM& vm) {
   define("aio/interval", b_interval, 2, 3);
   define("aio/within", b_within, 2, 2);
   define("aio/dump", b_dump, 0, 1);
-  define("%aio-system?", [](VM&, Value* args, int) { return make_bool(is_system(args[0])); }, 1, 1);
+  define("%aio-system?", [](VM&, Value* args, int) { return make_bool(is_aio_system(args[0])); }, 1, 1);
   define("%aio-run-next-job", b_run_next_job, 0, 0);
   define("%aio-settled?", b_settled, 1, 1);
   define("%aio-outcome", b_outcome, 1, 1);

@@ -55,6 +55,9 @@ inline void open_all(VM& vm) {
   open_client(vm);
 }
 
+// The system value of upstream's aio API ((aio/sleep sys ms) etc.).
+bool is_aio_system(Value v);
+
 // Display form of all args concatenated (str) / joined by spaces (print).
 std::string display_concat(Value* args, int argc, const char* sep);
 

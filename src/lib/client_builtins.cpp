@@ -3,6 +3,7 @@
 #include <string>
 
 #include "http/client.h"
+#include "http/text.h"
 #include "lib/builtins.h"
 #include "core/printer.h"
 
@@ -10,40 +11,30 @@ namespace valk {
 
 namespace {
 
-Value get(Value pl, const char* key) {
-  Value k = intern(key);
-  for (Value p = pl; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
-    if (car(p) == k) return car(cdr(p));
-  return kUnbound;
-}
-
-std::string text(Value v) {
-  if (is_string(v)) return std::string(as_string(v)->view());
-  if (is_keyword(v)) return std::string(as_symbol(v)->view().substr(1));
-  return display_string(v);
-}
+Value get(Value pl, const char* key) { return plist_lookup(pl, intern(key)); }
+using http::text_of;
 
 Value b_fetch(VM& vm, Value* args, int argc) {
   Value r = args[0];
   if (is_error(r)) return r;
   http::ClientRequest req;
   if (is_string(r)) {
-    req.url = text(r);
+    req.url = text_of(r);
   } else if (is_cons(r) && is_keyword(car(r))) {
     Value url = get(r, ":url");
     if (!is_string(url)) return make_error("fetch: the request has no :url string");
-    req.url = text(url);
-    if (Value m = get(r, ":method"); m != kUnbound) req.method = text(m);
+    req.url = text_of(url);
+    if (Value m = get(r, ":method"); m != kUnbound) req.method = text_of(m);
     if (Value hs = get(r, ":headers"); hs != kUnbound) {
       for (Value p = hs; is_cons(p); p = cdr(p)) {
         Value pair = car(p);
         if (!is_cons(pair) || !is_cons(cdr(pair)))
           return make_error("fetch: headers must be (name value) pairs");
-        req.headers.emplace_back(text(car(pair)), text(car(cdr(pair))));
+        req.headers.emplace_back(text_of(car(pair)), text_of(car(cdr(pair))));
       }
     }
     if (Value b = get(r, ":body"); b != kUnbound && b != kNil) {
-      req.body = text(b);
+      req.body = text_of(b);
       req.has_body = true;
     }
     if (Value t = get(r, ":timeout-ms"); is_int(t) && int_val(t) > 0) req.timeout_ms = long(int_val(t));
@@ -51,7 +42,7 @@ Value b_fetch(VM& vm, Value* args, int argc) {
     if (Value f = get(r, ":max-redirects"); is_int(f)) req.max_redirects = long(int_val(f));
     if (Value f = get(r, ":insecure-skip-tls-verify"); f != kUnbound) req.insecure_skip_verify = truthy(f);
     if (Value f = get(r, ":http2-prior-knowledge"); f != kUnbound) req.http2_prior_knowledge = truthy(f);
-    if (Value f = get(r, ":ca-file"); is_string(f)) req.ca_file = text(f);
+    if (Value f = get(r, ":ca-file"); is_string(f)) req.ca_file = text_of(f);
   } else {
     return bad_arg("fetch", 0, "a URL string or a request", r);
   }

@@ -7,6 +7,7 @@
 #include "aio/handle.h"
 #include "core/printer.h"
 #include "http/server.h"
+#include "http/text.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -15,17 +16,8 @@ namespace {
 
 using http::Request;
 
-bool is_system(Value v) {
-  return has_type(v, Type::Opaque) &&
-         std::string_view(reinterpret_cast<Opaque*>(v)->cls->name) == "aio-system";
-}
 
-Value opt(Value plist, const char* key) {
-  Value k = intern(key);
-  for (Value p = plist; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
-    if (car(p) == k) return car(cdr(p));
-  return kUnbound;
-}
+Value opt(Value plist, const char* key) { return plist_lookup(plist, intern(key)); }
 
 // Reads a positive integer option; false (with *err set) when malformed.
 bool int_opt(Value plist, const char* key, uint64_t& out, Value* err) {
@@ -44,7 +36,7 @@ bool int_opt(Value plist, const char* key, uint64_t& out, Value* err) {
 // (http2/server-listen port handler [opts])            cleartext h2c
 // (http2/server-listen sys port handler)               upstream
 Value b_listen(VM& vm, Value* args, int argc) {
-  if (argc > 0 && is_system(args[0])) {
+  if (argc > 0 && is_aio_system(args[0])) {
     ++args;
     --argc;
   }
@@ -160,19 +152,13 @@ Value b_headers(VM&, Value* args, int) {
   return r->headers;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  return out;
-}
 
 // (req/header req "Content-Type"): case-insensitive; nil when absent.
 Value b_header(VM&, Value* args, int) {
   REQ("req/header");
   Value n = args[1];
   if (!is_string(n) && !is_keyword(n)) return bad_arg("req/header", 1, "a header name", n);
-  std::string want = lower(is_string(n) ? as_string(n)->view() : as_symbol(n)->view().substr(1));
+  std::string want = http::lower_ascii(is_string(n) ? as_string(n)->view() : as_symbol(n)->view().substr(1));
   for (Value p = r->headers; is_cons(p); p = cdr(p))
     if (as_string(car(car(p)))->view() == want) return car(cdr(car(p)));
   return kNil;
