@@ -25,8 +25,10 @@ run: build
 demo: build
 	@./$(BUILD)/valk examples/demo.valk
 
-# Everything: unit tests, .valk suites, CLI tests, a short fuzz run, and the
-# whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Everything: unit tests, .valk suites, CLI and HTTP tests, a short run of
+# every fuzz target, and the whole suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer. The builds use -DVALK_WERROR=ON: a warning fails
+# them. The last line is "N passed, M failed, K skipped" (scripts/run-tests.sh).
 test: deps
 	@bash scripts/run-tests.sh
 
@@ -34,7 +36,7 @@ test: deps
 test-quick: deps
 	@VALK_TEST_QUICK=1 bash scripts/run-tests.sh
 
-# A longer fuzz run of the reader: make fuzz FUZZ_SECONDS=600
+# A longer run of every fuzz target, FUZZ_SECONDS each: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@VALK_FUZZ_SECONDS=$(FUZZ_SECONDS) VALK_TEST_ONLY=fuzz bash scripts/run-tests.sh

@@ -16,6 +16,6 @@ grep -qx ":done" "$dir/out" || { echo "unexpected output: $(cat "$dir/out")"; ex
 rss_kb=$(tail -1 "$dir/rss")
 echo "max RSS after 10 GB of garbage: $((rss_kb / 1024)) MB"
 case "$VALK" in
-  *asan*) exit 0 ;;
+  *asan*) echo "note: the 100 MB bound is not checked under the sanitizers"; exit 0 ;;
 esac
 [ "$rss_kb" -lt 102400 ] || { echo "resident memory too high: ${rss_kb} KB"; exit 1; }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The interactive REPL on a terminal (SPEC 1.6): a prompt, line editing
+# The interactive REPL on a terminal (docs/language.md#the-command-line): a prompt, line editing
 # (backspace, arrows) and history (up-arrow recalls earlier lines, also from
 # an earlier session). Drives the REPL through a pseudo-terminal.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"
 FAILED=0
 fail() { echo "FAIL: $*" >&2; FAILED=1; }
-if ! command -v python3 >/dev/null 2>&1; then echo "skip: no python3"; exit 0; fi
+# Skipped (exit 77 with a SKIP line, reported as skipped by scripts/run-tests.sh) without python3.
+if ! command -v python3 >/dev/null 2>&1; then echo "SKIP: python3 not found (it drives the pseudo-terminal)"; exit 77; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

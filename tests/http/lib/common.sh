@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034
-# Shared helpers for the HTTP/2 server tests (sourced, not run).
+# Shared helpers for the HTTP/2 server tests (sourced, not run: it lives in
+# lib/ so that scripts/run-tests.sh, which runs tests/http/*.sh, leaves it out).
 #
-#   source "$(dirname "$0")/common.sh"
+#   source "$(dirname "$0")/lib/common.sh"
 #   make_cert                          # $TMP/cert.pem, $TMP/key.pem (self-signed, 127.0.0.1)
 #   start_server NAME <<'EOF'          # runs a .valk snippet in $TMP; it must print the
 #   (def srv (http2/server-listen 0 handler {:host "127.0.0.1"}))   # port as its first line
@@ -18,7 +19,7 @@ set -uo pipefail
 : "${VALK:?set VALK to the valk binary}"
 case "$VALK" in /*) ;; *) VALK="$PWD/$VALK" ;; esac
 [ -x "$VALK" ] || { echo "FAIL: VALK=$VALK is not an executable" >&2; exit 1; }
-HTTP_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HTTP_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)  # tests/http
 H2ATTACK="$HTTP_TESTS_DIR/h2attack.py"
 
 for tool in curl nghttp h2load python3 openssl; do
