@@ -67,6 +67,12 @@ struct ExtVar {
   uint32_t depth, slot;
 };
 
+// Thrown by Compiler::compile_error, caught by the nearest enclosing form.
+struct CompileError {
+  std::string msg;
+  SrcLoc loc;
+};
+
 struct FnState {
   FnState* parent = nullptr;
   bool external = false;  // the caller's scope around eval'd code
@@ -203,13 +209,20 @@ class Compiler {
   void ret_if(bool tail) {
     if (tail) op(OP_RETURN, -1);
   }
-  // A malformed form compiles to its error, located like a runtime error.
-  void compile_error(std::string msg, bool tail) {
+  // Code that yields an error value, located like a runtime error.
+  void error_value(std::string msg, bool tail) { push_error(msg, error_loc(), tail); }
+  void push_error(const std::string& msg, SrcLoc at, bool tail) {
     Value e = make_error(msg);
-    // Code without a source (given to eval) is located where eval was called.
-    as_error(e)->loc = fs_->cur.file ? fs_->cur : current_vm().current_loc();
+    as_error(e)->loc = at;
     push_const(e);
     ret_if(tail);
+  }
+  // Code without a source (given to eval) is located where eval was called.
+  SrcLoc error_loc() const { return fs_->cur.file ? fs_->cur : current_vm().current_loc(); }
+  // A malformed form compiles to its error: this abandons the innermost
+  // form being compiled (see expr), so none of its jumps is left unpatched.
+  [[noreturn]] void compile_error(std::string msg) {
+    throw CompileError{std::move(msg), error_loc()};
   }
 
   void set_loc_of(Value form) {
@@ -341,15 +354,45 @@ class Compiler {
   void expr(Value x, bool tail) {
     if (is_cons(x) && !is_qcons(x)) {
       if (nesting_ >= kMaxNesting)
-        return compile_error("code nested too deeply (more than " +
-                                 std::to_string(kMaxNesting) + " levels)",
-                             tail);
+        return error_value("code nested too deeply (more than " +
+                               std::to_string(kMaxNesting) + " levels)",
+                           tail);
       ++nesting_;
-      expr_list(x, tail);
+      Mark m = mark();
+      try {
+        expr_list(x, tail);
+      } catch (const CompileError& e) {
+        // Drop the form's partial code: it becomes its error.
+        rewind(m);
+        push_error(e.msg, e.loc, tail);
+      }
       --nesting_;
       return;
     }
     expr_list(x, tail);
+  }
+
+  // The compiler's state before a form, to abandon the form's code.
+  struct Mark {
+    FnState* fs;
+    size_t code, vars;
+    int depth, block, nesting;
+    SrcLoc cur;
+  };
+  Mark mark() const {
+    return {fs_, fs_->code.size(), fs_->vars.size(), fs_->depth, fs_->block, nesting_, fs_->cur};
+  }
+  void rewind(const Mark& m) {
+    fs_ = m.fs;  // an inner function being compiled is abandoned too
+    auto& f = *fs_;
+    f.code.resize(m.code);
+    while (!f.locs.empty() && f.locs.back().pc >= m.code) f.locs.pop_back();
+    if (f.vars.size() > m.vars) f.vars.resize(m.vars);
+    f.depth = m.depth;
+    f.block = m.block;
+    f.cur = m.cur;
+    nesting_ = m.nesting;
+    pending_name_ = kNil;
   }
 
   void expr_list(Value x, bool tail) {
@@ -486,24 +529,23 @@ class Compiler {
       return car(a);
     };
     if (head == s.quote) {
-      if (n != 1) return compile_error("quote: expected 1 argument", tail), true;
+      if (n != 1) compile_error("quote: expected 1 argument");
       push_const(arg(0));
       ret_if(tail);
       return true;
     }
     if (head == s.quasiquote) {
-      if (n != 1) return compile_error("quasiquote: expected 1 argument", tail), true;
+      if (n != 1) compile_error("quasiquote: expected 1 argument");
       Value t = arg(0);
       if (is_tagged(t, s.splice))
-        return compile_error("unquote-splicing (,@) not valid at top level of quasiquote", tail),
-               true;
-      quasi(t);
+        compile_error("unquote-splicing (,@) not valid at top level of quasiquote");
+      quasiquote(t);
       ret_if(tail);
       return true;
     }
     if (head == s.if_) return compile_if(args, n, tail), true;
     if (head == s.when || head == s.unless) {
-      if (n < 1) return compile_error("when: expected a condition", tail), true;
+      if (n < 1) compile_error("when: expected a condition");
       Value c = arg(0);
       Value body = cdr(args);
       Value then = cons(S().do_, body);
@@ -518,13 +560,13 @@ class Compiler {
         !is_list(arg(0)))
       return false;  // not a lambda form: a call of a function by that name
     if (head == s.backslash) {
-      if (n != 2) return compile_error("\\: expected a parameter list and a body", tail), true;
+      if (n != 2) compile_error("\\: expected a parameter list and a body");
       lambda(arg(0), body_forms(arg(1)), kNil, x, arg(1));
       ret_if(tail);
       return true;
     }
     if (head == s.lambda || head == s.fn) {
-      if (n < 1) return compile_error("lambda: expected a parameter list", tail), true;
+      if (n < 1) compile_error("lambda: expected a parameter list");
       Value body = cdr(args);
       if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
       lambda(arg(0), body, kNil, x, body);
@@ -561,13 +603,13 @@ class Compiler {
     if (head == s.cond || head == s.select) return compile_cond(args, head == s.select, tail), true;
     if (head == s.case_) return compile_case(args, n, tail), true;
     if (head == s.thread_first || head == s.thread_last) {
-      if (n < 1) return compile_error("->: expected a value", tail), true;
+      if (n < 1) compile_error("->: expected a value");
       Value acc = rewritten(x, [&] { return thread(head == s.thread_first, args); });
       expr(acc, tail);
       return true;
     }
     if (head == s.try_) {
-      if (n != 2) return compile_error("try: expected an expression and a handler", tail), true;
+      if (n != 2) compile_error("try: expected an expression and a handler");
       expr(arg(0), false);
       op(OP_TRYJ, 0);
       size_t ok = hole();
@@ -578,7 +620,7 @@ class Compiler {
       return true;
     }
     if (head == s.eval) {
-      if (n != 1) return compile_error("eval: expected 1 argument", tail), true;
+      if (n != 1) compile_error("eval: expected 1 argument");
       // The eval'd code may name any local in sight: make them all heap
       // resident so it can reach them.
       for (FnState* f = fs_; f; f = f->parent) {
@@ -602,7 +644,7 @@ class Compiler {
       return true;
     }
     if (head == s.aio_let) {
-      if (n < 1) return compile_error("aio/let: expected bindings and a body", tail), true;
+      if (n < 1) compile_error("aio/let: expected bindings and a body");
       Value bindings = arg(0);
       // Upstream wraps the binding list in {...}: {((a e1) (b e2))}.
       if (is_qcons(bindings) && is_cons(car(bindings)) && is_list(car(car(bindings))) &&
@@ -641,10 +683,10 @@ class Compiler {
       return true;
     }
     if (head == s.shift) {
-      if (n < 1) return compile_error("async-shift: expected a continuation name", tail), true;
+      if (n < 1) compile_error("async-shift: expected a continuation name");
       Value k = arg(0);
       if (is_cons(k)) k = car(k);
-      if (!is_symbol(k)) return compile_error("async-shift: expected a continuation name", tail), true;
+      if (!is_symbol(k)) compile_error("async-shift: expected a continuation name");
       Value body = cdr(args);
       if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
       lambda(cons(k, kNil), body, kNil, x, body);
@@ -783,7 +825,7 @@ class Compiler {
   }
 
   void compile_if(Value args, size_t n, bool tail) {
-    if (n < 2 || n > 3) return compile_error("if: expected 2 or 3 arguments, got " + std::to_string(n), tail);
+    if (n < 2 || n > 3) compile_error("if: expected 2 or 3 arguments, got " + std::to_string(n));
     Value c = car(args), a = car(cdr(args));
     Value b = n == 3 ? car(cdr(cdr(args))) : kNil;
     std::vector<size_t> else_h, err_h;
@@ -810,7 +852,7 @@ class Compiler {
   // (= {a b} 1 2): the current function's frame (globals at top level).
   void compile_def(Value args, size_t n, bool tail, bool global) {
     const char* what = global ? "def" : "=";
-    if (n < 2) return compile_error(std::string(what) + ": expected names and values", tail);
+    if (n < 2) compile_error(std::string(what) + ": expected names and values");
     Value names = car(args);
     Value vals = cdr(args);
     if (is_symbol(names) && !is_keyword(names)) {
@@ -818,15 +860,14 @@ class Compiler {
     } else if (is_cons(names) && !is_qcons(names)) {
       return dynamic_def(args, n, tail);  // computed names: (def (head {x}) 5)
     }
-    if (!is_list(names)) return compile_error(std::string(what) + ": names must be symbols", tail);
+    if (!is_list(names)) compile_error(std::string(what) + ": names must be symbols");
     size_t nn = list_length(names), nv = list_length(vals);
     if (nn != nv)
-      return compile_error(std::string(what) + ": " + std::to_string(nn) + " names but " +
-                               std::to_string(nv) + " values",
-                           tail);
+      compile_error(std::string(what) + ": " + std::to_string(nn) + " names but " +
+                    std::to_string(nv) + " values");
     for (Value l = names; is_cons(l); l = cdr(l))
       if (!is_symbol(car(l)) || is_keyword(car(l)))
-        return compile_error(std::string(what) + ": names must be symbols", tail);
+        compile_error(std::string(what) + ": names must be symbols");
     bool to_global = global || (fs_->toplevel && fs_->block == 0);
     std::vector<size_t> exits;
     Value v = vals;
@@ -891,7 +932,7 @@ class Compiler {
   // (fun {name a b} {body}) or (fun (name a b) body...): a global function.
   void compile_fun(Value args, size_t n, Value x, bool tail) {
     if (n < 2 || !is_cons(car(args)) || !is_symbol(car(car(args))))
-      return compile_error("fun: expected {name params...} and a body", tail);
+      compile_error("fun: expected {name params...} and a body");
     Value sig = car(args);
     Value name = car(sig);
     Value body = cdr(args);
@@ -905,7 +946,7 @@ class Compiler {
 
   // Three shapes: (let {body}), (let {x 1 y 2} {body}), (let ((x 1)) body...)
   void compile_let(Value args, size_t n, bool tail) {
-    if (n == 0) return compile_error("let: expected bindings and a body", tail);
+    if (n == 0) compile_error("let: expected bindings and a body");
     Value bindings = kNil, body;
     if (n == 1) {
       body = body_forms(car(args));
@@ -913,25 +954,21 @@ class Compiler {
       bindings = car(args);
       body = cdr(args);
       if (n == 2 && is_qcons(car(body))) body = body_forms(car(body));
-      if (!is_list(bindings)) return compile_error("let: bindings must be a list", tail);
+      if (!is_list(bindings)) compile_error("let: bindings must be a list");
     }
     ++fs_->block;
     std::vector<std::pair<Value, Value>> pairs;
     if (is_cons(bindings) && is_list(car(bindings))) {
       for (Value b = bindings; is_cons(b); b = cdr(b)) {
         Value p = car(b);
-        if (!is_cons(p) || !is_symbol(car(p))) {
-          end_block();
-          return compile_error("let: each binding must be (name value)", tail);
-        }
+        if (!is_cons(p) || !is_symbol(car(p)))
+          compile_error("let: each binding must be (name value)");
         pairs.push_back({car(p), is_cons(cdr(p)) ? car(cdr(p)) : kNil});
       }
     } else {
       for (Value b = bindings; is_cons(b); b = cdr(cdr(b))) {
-        if (!is_symbol(car(b)) || !is_cons(cdr(b))) {
-          end_block();
-          return compile_error("let: bindings must alternate names and values", tail);
-        }
+        if (!is_symbol(car(b)) || !is_cons(cdr(b)))
+          compile_error("let: bindings must alternate names and values");
         pairs.push_back({car(b), car(cdr(b))});
       }
     }
@@ -950,13 +987,13 @@ class Compiler {
     const Sym& s = S();
     for (Value c = clauses; is_cons(c); c = cdr(c)) {
       Value cl = car(c);
-      if (!is_cons(cl)) return compile_error(is_select ? "select: each clause must be a list"
-                                                       : "cond: each clause must be a list",
-                                             tail);
+      if (!is_cons(cl))
+        compile_error(is_select ? "select: each clause must be a list"
+                                : "cond: each clause must be a list");
       Value test = car(cl);
       Value body = cdr(cl);
       if (is_select && (!is_cons(body) || cdr(body) != kNil))
-        return compile_error("select: each clause must be {condition result}", tail);
+        compile_error("select: each clause must be {condition result}");
       if (is_select) body = cons(as_code(car(body)), kNil);
       bool always = test == s.else_ || test == s.otherwise || test == s.kelse || test == kTrue;
       if (always && !is_local(test)) {
@@ -986,7 +1023,7 @@ class Compiler {
     }
     fs_->depth = d0;
     if (is_select)
-      compile_error("select: no clause matched", tail);
+      error_value("select: no clause matched", tail);
     else {
       op(OP_NIL, 1);
       ret_if(tail);
@@ -997,7 +1034,7 @@ class Compiler {
   // (case x (pattern result...) ...): patterns compared with ==; a pattern
   // written {expr} is evaluated, a (a b c) pattern matches any of them.
   void compile_case(Value args, size_t n, bool tail) {
-    if (n < 1) return compile_error("case: expected a value", tail);
+    if (n < 1) compile_error("case: expected a value");
     const Sym& s = S();
     ++fs_->block;
     expr(car(args), false);
@@ -1007,10 +1044,7 @@ class Compiler {
     int d0 = fs_->depth;
     for (Value c = cdr(args); is_cons(c); c = cdr(c)) {
       Value cl = car(c);
-      if (!is_cons(cl)) {
-        end_block();
-        return compile_error("case: each clause must be a list", tail);
-      }
+      if (!is_cons(cl)) compile_error("case: each clause must be a list");
       Value pat = car(cl), body = cdr(cl);
       fs_->depth = d0;
       if (pat == s.else_ || pat == s.otherwise || pat == s.kelse || pat == s.underscore) {
@@ -1054,7 +1088,7 @@ class Compiler {
       patch(next);
     }
     fs_->depth = d0;
-    compile_error("case: no clause matched", tail);
+    error_value("case: no clause matched", tail);
     for (size_t h : ends) patch(h);
     end_block();
   }
@@ -1072,21 +1106,45 @@ class Compiler {
 
   // Quasiquote: constant parts stay constant; the rest is rebuilt at run
   // time by %qq (which also aborts on an error from any unquote).
-  static bool has_unquote(Value t) {
+  // The template lists holding an unquote, found by one bottom-up pass over
+  // each template, so that quasi never rescans a subtree.
+  std::unordered_set<Value> qq_live_;
+  void find_unquotes(Value t) {
+    if (!is_cons(t)) return;
     const Sym& s = S();
-    std::vector<Value> work{t};
+    struct Item {
+      Value list, next;
+      bool live;
+    };
+    std::vector<Item, traceable_allocator<Item>> work;
+    auto open = [&](Value v) {
+      work.push_back({v, v, car(v) == s.unquote || car(v) == s.splice});
+    };
+    open(t);
     while (!work.empty()) {
-      Value v = work.back();
+      Item& it = work.back();
+      if (is_cons(it.next)) {
+        Value el = car(it.next);
+        it.next = cdr(it.next);
+        if (is_cons(el)) open(el);
+        continue;
+      }
+      Item done = it;
       work.pop_back();
-      if (!is_cons(v)) continue;
-      if (car(v) == s.unquote || car(v) == s.splice) return true;
-      for (Value e = v; is_cons(e); e = cdr(e)) work.push_back(car(e));
+      if (done.live) {
+        qq_live_.insert(done.list);
+        if (!work.empty()) work.back().live = true;
+      }
     }
-    return false;
   }
+  void quasiquote(Value t) {
+    find_unquotes(t);
+    quasi(t);
+  }
+  // Recurses on the template's nesting, counted with the code's nesting.
   void quasi(Value t) {
     const Sym& s = S();
-    if (!is_cons(t) || !has_unquote(t)) {
+    if (!is_cons(t) || !qq_live_.count(t)) {
       push_const(t);
       return;
     }
@@ -1094,10 +1152,12 @@ class Compiler {
       expr(car(cdr(t)), false);
       return;
     }
-    if (car(t) == s.unquote || car(t) == s.splice) {
-      compile_error(std::string(as_symbol(car(t))->name) + ": expected 1 argument", false);
-      return;
-    }
+    if (car(t) == s.unquote || car(t) == s.splice)
+      compile_error(std::string(as_symbol(car(t))->name) + ": expected 1 argument");
+    if (nesting_ >= kMaxNesting)
+      compile_error("quasiquote template nested too deeply (more than " +
+                    std::to_string(kMaxNesting) + " levels)");
+    ++nesting_;
     // (%qq mask e1 e2 ...): mask is a list of flags, :splice for spliced.
     op(OP_GLOBAL, 1);
     emit(konst(intern("%qq")));
@@ -1118,10 +1178,10 @@ class Compiler {
     }
     // The mask list's style carries the template's {} / () style.
     Value m = mask.result();
-    if (m == kNil) m = kNil;
     fs_->code[mask_slot] = konst(cons(make_bool(is_qcons(t)), m));
     op(OP_CALL, -int(argc));
     emit(uint32_t(argc));
+    --nesting_;
   }
 
   // The locals visible here, for code eval'd at run time: ((name depth slot)...)
@@ -1146,7 +1206,7 @@ class Compiler {
   void lambda(Value formals, Value body, Value name, Value key, Value src_body) {
     if (name == kNil) name = pending_name_;
     pending_name_ = kNil;
-    if (!is_list(formals)) return compile_error("lambda: parameters must be a list", false);
+    if (!is_list(formals)) compile_error("lambda: parameters must be a list");
     FnState f;
     f.parent = fs_;
     f.key = key;
@@ -1158,10 +1218,10 @@ class Compiler {
     for (Value p = formals; is_cons(p); p = cdr(p)) {
       Value sym = car(p);
       if (!is_symbol(sym) || is_keyword(sym))
-        return compile_error("lambda: parameters must be symbols", false);
+        compile_error("lambda: parameters must be symbols");
       if (sym == S().amp) {
         if (!is_cons(cdr(p)) || !is_symbol(car(cdr(p))) || cdr(cdr(p)) != kNil)
-          return compile_error("lambda: & must be followed by exactly one name", false);
+          compile_error("lambda: & must be followed by exactly one name");
         rest = true;
         params.push_back(car(cdr(p)));
         break;
@@ -1223,7 +1283,14 @@ Value compile_body(VM& vm, Value forms, Value key, const LocMap* locs, const cha
   for (int attempt = 0; attempt < 1000; ++attempt) {
     Compiler c(locs, file, need, rewrites);
     FnState* outer = scope == kNil ? nullptr : c.external_scope(scope);
-    Value proto = c.function_of(forms, key, outer, toplevel, at);
+    Value proto;
+    try {
+      proto = c.function_of(forms, key, outer, toplevel, at);
+    } catch (const CompileError& e) {  // every form catches its own: not expected
+      Value err = make_error(e.msg);
+      as_error(err)->loc = e.loc;
+      return err;
+    }
     if (!c.restart) return make_closure(as_proto(proto), env);
   }
   return make_error("compiler: scope analysis did not converge");
@@ -1253,7 +1320,9 @@ Value compile_lambda_value(VM& vm, Value formals, Value body) {
   Value form = cons(intern("\\"), cons(formals, cons(body, kNil)));
   Value thunk = compile_toplevel(vm, form, nullptr, nullptr);
   if (is_error(thunk)) return thunk;
-  return vm.call(thunk, nullptr, 0);
+  // The builtin's result is the thunk's (a closure): the VM calls it in the
+  // builtin's place, so no Lisp runs under a C++ frame.
+  return vm.tail_call(thunk, kNil);
 }
 
 SrcLoc proto_loc(const Proto* p, const uint32_t* pc) {

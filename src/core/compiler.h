@@ -29,6 +29,7 @@ Value compile_eval(VM& vm, Value code, Value scope, Env* env);
 
 // Builds a closure from a parameter list and a body given as data (the
 // upstream `\` builtin called with computed arguments). Global scope.
+// For the `\` builtin: a tail call (vm.tail_call) that makes the closure.
 Value compile_lambda_value(VM& vm, Value formals, Value body);
 
 // Looks up the source location of instruction pc of proto p.

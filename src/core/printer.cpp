@@ -1,13 +1,15 @@
 // Printer: display and readable forms of values.
 //
 // Printing runs on an explicit work stack, so neither a long list nor a deep
-// one grows the C stack. Lists nested deeper than kMaxDepth print as `...`:
-// that bounds the output of a structure that (through mutation) contains
-// itself, and nothing real is that deep.
+// one grows the C stack, and any depth prints in full (and reads back).
+// The language cannot build cycles, but C++ code can: a list that contains
+// itself prints `...` where it recurs (Brent's cycle detection, on the path
+// of enclosing values and on each list's spine, with O(1) work per value).
 #include "core/printer.h"
 
 #include <gc/gc.h>
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <vector>
@@ -17,8 +19,6 @@
 namespace valk {
 
 namespace {
-
-constexpr int kMaxDepth = 10000;
 
 void put_int(std::string& out, int64_t i) {
   char buf[24];
@@ -79,7 +79,7 @@ class Printer {
   explicit Printer(std::string& out) : out_(out) {}
 
   void run(Value v, bool repr) {
-    todo_.push_back({Task::Val, repr, 0, 0, v, nullptr});
+    push_val(v, repr, 0);
     while (!todo_.empty()) {
       Task t = todo_.back();
       todo_.pop_back();
@@ -95,20 +95,24 @@ class Printer {
   struct Task {
     enum Kind : uint8_t { Val, Rest, Lit } kind;
     bool repr;
-    char close;  // Rest: the list's closing bracket
-    int depth;   // list nesting of the value
+    char close;      // Rest: the list's closing bracket
+    uint32_t depth;  // nesting of the value (Rest: of the list's elements' parent)
     Value v;
     const char* lit;
+    Value mark;      // Rest: a spine cell seen before, for cycle detection
+    uint32_t steps;  // Rest: cells printed so far
   };
   std::string& out_;
   std::vector<Task> todo_;  // values here are reachable from the root
+  // seen_[k]: the enclosing value at depth 2^k, for cycle detection.
+  Value seen_[33] = {};
 
-  void push_val(Value v, bool repr, int depth) {
-    todo_.push_back({Task::Val, repr, 0, depth, v, nullptr});
+  void push_val(Value v, bool repr, uint32_t depth) {
+    todo_.push_back({Task::Val, repr, 0, depth, v, nullptr, 0, 0});
   }
-  void push_lit(const char* s) { todo_.push_back({Task::Lit, false, 0, 0, 0, s}); }
+  void push_lit(const char* s) { todo_.push_back({Task::Lit, false, 0, 0, 0, s, 0, 0}); }
   // A list value, or "{}" for nil: formals and bodies print as Q-expressions.
-  void push_qlist(Value v, bool repr, int depth) {
+  void push_qlist(Value v, bool repr, uint32_t depth) {
     if (v == kNil)
       push_lit("{}");
     else
@@ -121,9 +125,13 @@ class Printer {
     Value r = t.v;
     if (r == kNil) {
       out_ += t.close;
+    } else if (r == t.mark) {  // the spine is circular
+      out_ += " ...";
+      out_ += t.close;
     } else if (is_cons(r)) {
       out_ += ' ';
-      todo_.push_back({Task::Rest, t.repr, t.close, t.depth, cdr(r), nullptr});
+      Value mark = std::has_single_bit(t.steps) ? r : t.mark;
+      todo_.push_back({Task::Rest, t.repr, t.close, t.depth, cdr(r), nullptr, mark, t.steps + 1});
       push_val(car(r), t.repr, t.depth + 1);
     } else {
       out_ += " . ";
@@ -133,7 +141,7 @@ class Printer {
   }
 
   // Prints `(\ FORMALS BODY)`; the parts are pushed in reverse.
-  void lambda_repr(Value formals, Value body, int depth) {
+  void lambda_repr(Value formals, Value body, uint32_t depth) {
     out_ += "(\\ ";
     push_lit(")");
     push_qlist(body, true, depth + 1);
@@ -141,7 +149,24 @@ class Printer {
     push_qlist(formals, true, depth + 1);
   }
 
-  void value(Value v, bool repr, int depth) {
+  // True when v is an enclosing value of itself. Brent: compare with the
+  // ancestor at the last power-of-two depth, which a cycle of length p
+  // meets again within p levels once that depth exceeds p.
+  bool recurs(Value v, uint32_t depth) {
+    if (depth == 0) return false;
+    int k = std::bit_width(depth) - 1;
+    if (std::has_single_bit(depth)) {
+      seen_[k] = v;
+      return false;
+    }
+    return seen_[k] == v;
+  }
+
+  void value(Value v, bool repr, uint32_t depth) {
+    if (recurs(v, depth)) {
+      out_ += "...";
+      return;
+    }
     if (is_fix(v)) return put_int(out_, fix_val(v));
     if (v == kNil) {
       out_ += "()";
@@ -156,13 +181,9 @@ class Printer {
       return;
     }
     if (is_cons(v)) {
-      if (depth >= kMaxDepth) {
-        out_ += "...";
-        return;
-      }
       bool q = is_qcons(v);
       out_ += q ? '{' : '(';
-      todo_.push_back({Task::Rest, repr, q ? '}' : ')', depth, cdr(v), nullptr});
+      todo_.push_back({Task::Rest, repr, q ? '}' : ')', depth, cdr(v), nullptr, v, 1});
       push_val(car(v), repr, depth + 1);
       return;
     }

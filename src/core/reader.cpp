@@ -1,4 +1,4 @@
-// Reader: source text to values (SPEC 1.1).
+// Reader: source text to values (docs/language.md#reading).
 //
 // Lists are read with an explicit stack of open frames instead of recursion,
 // so nesting depth is bounded by memory, not by the C stack. The frames live
@@ -380,7 +380,7 @@ Value Reader::read_string() {
         break;
       }
       default:
-        // Unknown escapes keep both characters (SPEC 1.1), so upstream
+        // Unknown escapes keep both characters (docs/language.md#reading), so upstream
         // strings such as "(\ {x} x)" read unchanged.
         buf += '\\';
         buf += e;

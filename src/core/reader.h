@@ -1,4 +1,4 @@
-// Reader: source text to values (SPEC 1.1). Iterative, so deeply nested input
+// Reader: source text to values (docs/language.md#reading). Iterative, so deeply nested input
 // cannot exhaust the C stack; every error names file:line:col.
 #pragma once
 

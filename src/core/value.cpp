@@ -2,6 +2,12 @@
 #include "core/value.h"
 
 #include <gc/gc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
 
 #include <cmath>
 #include <cstdarg>
@@ -13,10 +19,200 @@
 #include <utility>
 #include <vector>
 
+#include "lib/builtins.h"
+
 namespace valk {
 
-void* gc_alloc(size_t bytes) { return GC_MALLOC(bytes); }
-void* gc_alloc_atomic(size_t bytes) { return GC_MALLOC_ATOMIC(bytes); }
+// ---- allocation and the heap limit -------------------------------------------
+// The collector returns NULL once a full collection frees too little and the
+// heap may not grow past its maximum. Inside a guarded builtin (builtins.h)
+// that becomes HeapExhausted and then an error value. Elsewhere (the VM's
+// frames, closures and environments, the errors it makes, the compiler, the
+// async runtime, the HTTP code, and every direct GC_MALLOC outside this
+// file) there is no way back to the program. For those a reserve block is
+// held under the limit (pointer-free and never written, so it costs address
+// space, not RAM): when the VM runs out, the reserve is let go so that it
+// can go on, and until it can be had again every guarded builtin fails with
+// the out-of-memory error, which carries the failure out of the program's
+// loops. Running out with no reserve left ends the process with a message
+// and status 1 (it never aborts). Memory from malloc (std::string, libuv,
+// curl, OpenSSL) is not under the limit at all.
+namespace {
+std::atomic<int64_t> g_limit{0};    // bytes; 0: no limit
+std::atomic<int64_t> g_reserve{0};  // size of the reserve block
+void* g_ballast = nullptr;          // the reserve block (a static: a root)
+GC_word g_emergency_gc = 0;  // collection count at the last try to get it back
+Value g_oom_error = 0;  // made in advance: the error when even that fails
+
+size_t machine_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  size_t phys = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(1) << 34;
+  // A container's memory limit (cgroup v2, then v1) when it is lower.
+  for (const char* f : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    if (FILE* fp = fopen(f, "re")) {
+      unsigned long long v = 0;
+      if (fscanf(fp, "%llu", &v) == 1 && v > 0 && v < phys) phys = size_t(v);
+      fclose(fp);
+    }
+  }
+  return phys;
+}
+
+int GC_CALLBACK never_stop() { return 0; }
+
+void* retry_alloc(size_t bytes, bool atomic) {
+  return atomic ? GC_MALLOC_ATOMIC(bytes) : GC_MALLOC(bytes);
+}
+
+[[gnu::cold, gnu::noinline]] void* alloc_failed(size_t bytes, bool atomic) {
+  // libgc gives up without collecting when little was allocated since its
+  // last collection, though what became garbage since may be plenty.
+  if (GC_get_bytes_since_gc() > (size_t(1) << 20)) {
+    GC_try_to_collect(never_stop);
+    if (void* p = retry_alloc(bytes, atomic)) return p;
+  }
+  if (g_alloc_guards > 0) throw HeapExhausted{bytes};
+  if (g_ballast && !g_heap_emergency) {
+    GC_FREE(g_ballast);
+    g_ballast = nullptr;
+    g_heap_emergency = true;
+    fprintf(stderr,
+            "valk: warning: the heap limit of %lld bytes is reached; builtins fail with an "
+            "out-of-memory error until memory is freed\n",
+            (long long)g_limit.load());
+    GC_try_to_collect(never_stop);
+    g_emergency_gc = GC_get_gc_no();
+    if (void* p = retry_alloc(bytes, atomic)) return p;
+  }
+  fflush(nullptr);
+  fprintf(stderr,
+          "valk: out of memory: %zu bytes could not be allocated (heap limit %lld bytes; "
+          "VALK_HEAP_LIMIT sets it)\n",
+          bytes, (long long)g_limit.load());
+  _Exit(1);
+}
+
+}  // namespace
+
+// In an emergency, a builtin runs only once the reserve can be had again;
+// that is tried once per collection (each try may collect).
+void enter_builtin_in_emergency() {
+  if (GC_get_gc_no() == g_emergency_gc) throw HeapExhausted{0};
+  void* b = GC_MALLOC_ATOMIC(size_t(g_reserve.load()));
+  g_emergency_gc = GC_get_gc_no();
+  if (!b) throw HeapExhausted{size_t(g_reserve.load())};
+  g_ballast = b;
+  g_heap_emergency = false;
+}
+
+void* gc_alloc(size_t bytes) {
+  void* p = GC_MALLOC(bytes);
+  return __builtin_expect(p != nullptr, 1) ? p : alloc_failed(bytes, false);
+}
+void* gc_alloc_atomic(size_t bytes) {
+  void* p = GC_MALLOC_ATOMIC(bytes);
+  return __builtin_expect(p != nullptr, 1) ? p : alloc_failed(bytes, true);
+}
+
+Value heap_exhausted_error(size_t bytes) {
+  int64_t lim = g_limit.load();
+  if (g_heap_emergency) return g_oom_error;  // allocates nothing while memory is short
+  try {
+    AllocGuard g;
+    if (lim > 0)
+      return make_errorf("out of memory: %zu more bytes do not fit under the heap limit of %lld bytes",
+                         bytes, (long long)lim);
+    return make_errorf("out of memory: %zu more bytes could not be allocated", bytes);
+  } catch (const HeapExhausted&) {
+    return g_oom_error;
+  }
+}
+
+int64_t heap_limit() { return g_limit.load(); }
+
+void set_heap_limit(int64_t bytes) {
+  if (!g_oom_error) g_oom_error = make_error("out of memory: the heap limit is reached");
+  int64_t lim = bytes < 0 ? 0 : bytes;
+  if (lim == g_limit && (g_ballast || !lim) && !g_heap_emergency) return;  // as it is
+  g_limit = lim;
+  // A 64th of the limit, 1 to 8 MB: enough for the VM to carry an error
+  // out, and it fits in the collector's first heap.
+  g_reserve = lim ? std::min(std::clamp<int64_t>(lim / 64, int64_t(1) << 20, int64_t(8) << 20), lim / 4) : 0;
+  if (g_ballast) GC_FREE(g_ballast);  // referenced from nowhere else
+  g_ballast = nullptr;
+  g_heap_emergency = false;
+  GC_set_max_heap_size(GC_word(lim));
+  if (lim) g_ballast = GC_MALLOC_ATOMIC(size_t(g_reserve.load()));
+}
+
+// VALK_HEAP_LIMIT: bytes with an optional K, M, G or T suffix (powers of
+// 1024), a percentage of the machine's memory ("25%"), or 0 / "none" for no
+// limit. Unset or unreadable: half the machine's memory, which leaves the
+// other half to malloc'd memory and the rest of the system.
+int64_t default_heap_limit() {
+  size_t mem = machine_memory();
+  int64_t fallback = int64_t(mem / 2);
+  const char* env = getenv("VALK_HEAP_LIMIT");
+  if (!env || !*env) return fallback;
+  std::string_view s(env);
+  if (s == "none" || s == "unlimited" || s == "off") return 0;
+  char* end = nullptr;
+  errno = 0;
+  double n = strtod(env, &end);
+  std::string_view unit(end ? end : "");
+  double mult = 1;
+  if (unit == "%") {
+    mult = double(mem) / 100;
+  } else if (!unit.empty()) {
+    switch (unit[0] | 0x20) {
+      case 'k': mult = 1024.0; break;
+      case 'm': mult = 1024.0 * 1024; break;
+      case 'g': mult = 1024.0 * 1024 * 1024; break;
+      case 't': mult = 1024.0 * 1024 * 1024 * 1024; break;
+      case 'b': break;
+      default: mult = -1;
+    }
+    std::string_view rest = unit.substr(1);
+    if (mult > 0 && !(rest.empty() || rest == "b" || rest == "B" || rest == "ib" || rest == "iB"))
+      mult = -1;
+  }
+  double bytes = n * mult;
+  if (end == env || errno != 0 || mult < 0 || !(bytes >= 0) || bytes >= 9.2e18) {
+    fprintf(stderr, "valk: VALK_HEAP_LIMIT=%s is not a size (such as 512M, 4G or 50%%); using %lld bytes\n",
+            env, (long long)fallback);
+    return fallback;
+  }
+  return int64_t(bytes);
+}
+
+size_t heap_room() {
+  size_t heap = GC_get_heap_size(), free_bytes = GC_get_free_bytes();
+  size_t used = heap > free_bytes ? heap - free_bytes : 0;
+  int64_t lim = g_limit.load();
+  // Without a limit, what the machine has is still an upper bound.
+  size_t cap = lim > 0 ? size_t(lim) : machine_memory();
+  if (heap > cap) cap = heap;  // the collector never gives its heap back
+  return cap > used ? cap - used : 0;
+}
+
+void collect_now() { GC_try_to_collect(never_stop); }
+
+size_t heap_reserve_held() { return g_ballast ? size_t(g_reserve.load()) : 0; }
+
+Value check_room(const char* fn, uint64_t count, uint64_t each) {
+  uint64_t need;
+  if (__builtin_mul_overflow(count, each, &need))
+    return make_errorf("%s: the result would not fit in memory", fn);
+  if (need <= heap_room()) return kNil;
+  // A collection can only help when enough was allocated since the last one
+  // (and a loop of refused requests must not collect each time).
+  if (GC_get_bytes_since_gc() >= std::min<uint64_t>(need, uint64_t(1) << 20)) collect_now();
+  size_t room = heap_room();
+  if (need <= room) return kNil;
+  return make_errorf("%s: the result needs %llu bytes, more than the %zu bytes left under the heap limit",
+                     fn, (unsigned long long)need, room);
+}
+
 
 Value make_int(int64_t i) {
   if (fits_fix(i)) return make_fix(i);
@@ -59,11 +255,10 @@ void* g_cons_batch = nullptr;
 Value cons(Value a, Value d, bool quoted) {
   if (!g_cons_batch) g_cons_batch = GC_malloc_many(sizeof(Cons));
   auto* c = static_cast<Cons*>(g_cons_batch);
-  if (!c) {
-    fprintf(stderr, "valk: out of memory\n");
-    abort();
-  }
-  g_cons_batch = GC_NEXT(c);
+  if (__builtin_expect(c != nullptr, 1))
+    g_cons_batch = GC_NEXT(c);
+  else
+    c = static_cast<Cons*>(alloc_failed(sizeof(Cons), false));  // or throws, or ends the process
   c->car = a;
   c->cdr = d;
   return reinterpret_cast<Value>(c) | (quoted ? 6 : 4);
@@ -114,6 +309,12 @@ Value intern(std::string_view name) {
   s->name[name.size()] = 0;
   t.map.emplace(s->view(), s);
   return obj_val(s);
+}
+
+size_t symbol_count() { return symtab().map.size(); }
+
+void for_each_symbol(void (*fn)(Value sym, void* ctx), void* ctx) {
+  for (auto& [name, sym] : symtab().map) fn(obj_val(sym), ctx);
 }
 
 Value make_builtin(const char* name, BuiltinFn fn, int min_args, int max_args,

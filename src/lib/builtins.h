@@ -1,6 +1,6 @@
 // Shared helpers for builtin functions, and the registry of builtin modules.
 //
-// Conventions every builtin follows (SPEC 1.3):
+// Conventions every builtin follows (docs/language.md#errors-are-values):
 //  - arity is checked by the VM from min/max before the call;
 //  - an argument that is an error value, where the builtin wants something
 //    else, is returned as is (the original error travels outward);
@@ -8,6 +8,7 @@
 //    "str/split: argument 1 must be a string, got integer".
 #pragma once
 
+#include <new>
 #include <string>
 
 #include "core/value.h"
@@ -60,5 +61,68 @@ bool is_aio_system(Value v);
 
 // Display form of all args concatenated (str) / joined by spaces (print).
 std::string display_concat(Value* args, int argc, const char* sep);
+
+// ---- the heap limit (value.cpp) ------------------------------------------------
+// The collector's heap is capped (default: half the machine's or the
+// cgroup's memory; VALK_HEAP_LIMIT; mem/heap/set-hard-limit). Inside a
+// builtin wrapped by `guarded`, an allocation the collector cannot satisfy
+// throws HeapExhausted, and the builtin returns an error value instead.
+struct HeapExhausted {
+  size_t bytes;
+};
+// Guards alive on this thread; whether the VM's reserve was let go (then a
+// builtin runs only once memory is back). Inline: every builtin call pays them.
+inline thread_local int g_alloc_guards = 0;
+inline bool g_heap_emergency = false;
+void enter_builtin_in_emergency();  // throws HeapExhausted while memory is short
+// While one is alive on this thread, a failed allocation throws.
+class AllocGuard {
+ public:
+  AllocGuard() {
+    if (__builtin_expect(g_heap_emergency, 0) && g_alloc_guards == 0)
+      enter_builtin_in_emergency();  // may throw, before the count goes up
+    ++g_alloc_guards;
+  }
+  ~AllocGuard() { --g_alloc_guards; }
+  AllocGuard(const AllocGuard&) = delete;
+  AllocGuard& operator=(const AllocGuard&) = delete;
+};
+// The error a builtin returns when memory ran out (never fails itself).
+Value heap_exhausted_error(size_t bytes);
+
+// A builtin that allocates is defined as define("x", guarded<b_x>, ...).
+// A builtin runs no Lisp code, so nothing but its own C++ frames unwinds.
+template <BuiltinFn F>
+Value guarded(VM& vm, Value* args, int argc) {
+  try {
+    AllocGuard g;
+    return F(vm, args, argc);
+  } catch (const HeapExhausted& e) {
+    return heap_exhausted_error(e.bytes);
+  } catch (const std::bad_alloc&) {  // malloc'd buffers (std::string)
+    return heap_exhausted_error(0);
+  }
+}
+
+// The limit in bytes (0: none) and setting it; VALK_HEAP_LIMIT's value or the
+// default; bytes still free under the limit (without one, in the machine).
+int64_t heap_limit();
+void set_heap_limit(int64_t bytes);
+int64_t default_heap_limit();
+size_t heap_room();
+// kNil when count * each more bytes fit under the limit (after a collection
+// if need be), else an error naming fn. For results whose size is known
+// before they are built.
+Value check_room(const char* fn, uint64_t count, uint64_t each);
+// Collects now, whatever mem/gc/set-min-interval says.
+void collect_now();
+// Bytes of the heap held back as the VM's reserve (not the program's data).
+size_t heap_reserve_held();
+
+// An upper bound of the display (or readable) text of v, stopping early once
+// it passes cap. For builtins that print into memory.
+size_t printed_size_bound(Value v, bool readable, size_t cap);
+// kNil, or an error when the display text of args would not fit in memory.
+Value check_print_room(const char* fn, Value* args, int argc, size_t sep_len);
 
 }  // namespace valk

@@ -24,6 +24,8 @@ namespace {
 // (apply f list) and upstream's (unpack f list) / (curry f list).
 Value b_apply(VM& vm, Value* args, int argc) {
   if (!is_list(args[1])) return bad_arg("apply", 1, "a list", args[1]);
+  // The VM reads a pending nil as "no tail call" and would return its marker.
+  if (args[0] == kNil) return make_error("cannot call a non-function: nil");
   return vm.tail_call(args[0], args[1]);
 }
 
@@ -55,6 +57,11 @@ Value b_def(VM& vm, Value* args, int argc) {
 // are spliced. An error from any unquote aborts the whole.
 Value b_qq(VM& vm, Value* args, int argc) {
   Value mask = args[0];
+  // Compiled code always passes a good mask; a program calling %qq may not.
+  if (!is_cons(mask) || !is_bool(car(mask)) || list_length(cdr(mask)) < size_t(argc - 1))
+    return bad_arg("%qq", 0, "a style and a flag per value", mask);
+  for (Value f = cdr(mask); is_cons(f); f = cdr(f))
+    if (!is_bool(car(f))) return bad_arg("%qq", 0, "a style and a flag per value", mask);
   bool quoted = car(mask) == kTrue;
   ListBuilder b(quoted);
   Value flags = cdr(mask);
@@ -88,12 +95,21 @@ Value b_do(VM& vm, Value* args, int argc) {
 // (%reverse-list l): reversed as a {} list, the style upstream's map and
 // filter return.
 Value b_reverse_list(VM& vm, Value* args, int argc) {
+  if (is_error(args[0])) return args[0];  // (filter f l) whose f failed
   Value out = kNil;
   for (Value p = args[0]; is_cons(p); p = cdr(p)) out = cons(car(p), out, true);
   return out;
 }
 
-Value b_repr(VM& vm, Value* args, int argc) { return make_string(repr_string(args[0])); }
+Value b_repr(VM& vm, Value* args, int argc) {
+  constexpr size_t kSmall = size_t(1) << 20;
+  if (printed_size_bound(args[0], true, kSmall) > kSmall) {
+    size_t room = heap_room();
+    if (size_t need = printed_size_bound(args[0], true, room); need > room)
+      return check_room("repr", need, 1);
+  }
+  return make_string(repr_string(args[0]));
+}
 
 Value b_is_function(VM& vm, Value* args, int argc) { return make_bool(is_function(args[0])); }
 
@@ -231,23 +247,23 @@ void open_core(VM& vm) {
   define("unpack", b_apply, 2, 2);
   define("curry", b_apply, 2, 2);
   define("eval", b_eval, 1, 1);
-  define("%def", b_def, 1, -1);
-  define("%qq", b_qq, 1, -1);
+  define("%def", guarded<b_def>, 1, -1);
+  define("%qq", guarded<b_qq>, 1, -1);
   define("\\", b_lambda, 2, 2);
   define("lambda", b_lambda, 2, 2);
-  define("do", b_do, 0, -1);
-  define("not", b_not, 1, 1);
-  define("repr", b_repr, 1, 1);
-  define("function?", b_is_function, 1, 1);
-  define("random", b_random, 1, 1);
-  define("%reverse-list", b_reverse_list, 1, 1);
+  define("do", guarded<b_do>, 0, -1);
+  define("not", guarded<b_not>, 1, 1);
+  define("repr", guarded<b_repr>, 1, 1);
+  define("function?", guarded<b_is_function>, 1, 1);
+  define("random", guarded<b_random>, 1, 1);
+  define("%reverse-list", guarded<b_reverse_list>, 1, 1);
   define("load", b_load, 1, 1);
-  define("%set-current-file", b_set_current_file, 1, 1);
+  define("%set-current-file", guarded<b_set_current_file>, 1, 1);
   define("exit", b_exit, 0, 1);
-  define("shutdown", b_shutdown, 0, 1);
-  define("stack-depth", b_stack_depth, 0, -1);
-  define("sys/max-depth", b_max_depth, 0, 1);
-  define("error-location", b_error_loc, 1, 1);
+  define("shutdown", guarded<b_shutdown>, 0, 1);
+  define("stack-depth", guarded<b_stack_depth>, 0, -1);
+  define("sys/max-depth", guarded<b_max_depth>, 0, 1);
+  define("error-location", guarded<b_error_loc>, 1, 1);
   define_value("nil", kNil);
   define_value("true", kTrue);
   define_value("false", kFalse);

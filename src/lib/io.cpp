@@ -27,7 +27,7 @@ Value nul_path_error(const char* fn) {
 }
 
 Value b_error(VM&, Value* args, int) {
-  if (is_error(args[0])) return args[0];  // an error keeps travelling (SPEC 1.3)
+  if (is_error(args[0])) return args[0];  // an error keeps travelling (docs/language.md#errors-are-values)
   return make_error(args[0]);
 }
 
@@ -101,6 +101,7 @@ Value b_write_file(VM&, Value* args, int) {
   if (is_string(args[1])) {
     content = as_string(args[1])->view();
   } else {
+    if (Value err = check_print_room("write-file", args + 1, 1, 0); err != kNil) return err;
     print_display(shown, args[1]);
     content = shown;
   }
@@ -151,6 +152,9 @@ void close_all(std::initializer_list<int> fds) {
 }
 
 Value b_capture_start(VM&, Value*, int) {
+  // Allocated first: running out of memory must not leave the fds redirected.
+  auto* c = static_cast<Capture*>(gc_alloc_atomic(sizeof(Capture)));
+  Value cap = make_opaque(&kCaptureClass, c);
   fflush(stdout);
   fflush(stderr);
   int tmp_out = temp_fd(), tmp_err = temp_fd();
@@ -167,9 +171,8 @@ Value b_capture_start(VM&, Value*, int) {
     close_all({tmp_out, tmp_err, saved_out, saved_err});
     return make_errorf("test/capture-start: %s", strerror(e));
   }
-  auto* c = static_cast<Capture*>(gc_alloc_atomic(sizeof(Capture)));
   *c = {saved_out, saved_err, tmp_out, tmp_err, true};
-  return make_opaque(&kCaptureClass, c);
+  return cap;
 }
 
 std::string slurp(int fd) {
@@ -210,16 +213,16 @@ Value b_capture_stop(VM&, Value* args, int) {
 }  // namespace
 
 void open_io(VM&) {
-  define("error", b_error, 1, 1);
-  define("error?", b_is_error, 1, 1);
-  define("error-message", b_error_message, 1, 1);
-  define("read", b_read, 1, 1);
-  define("read-file", b_read_file, 1, 1);
-  define("write-file", b_write_file, 2, 2);
-  define("file-exists?", b_file_exists, 1, 1);
-  define("ref?", b_is_ref, 1, 1);
-  define("test/capture-start", b_capture_start, 0, 0);
-  define("test/capture-stop", b_capture_stop, 1, 1);
+  define("error", guarded<b_error>, 1, 1);
+  define("error?", guarded<b_is_error>, 1, 1);
+  define("error-message", guarded<b_error_message>, 1, 1);
+  define("read", guarded<b_read>, 1, 1);
+  define("read-file", guarded<b_read_file>, 1, 1);
+  define("write-file", guarded<b_write_file>, 2, 2);
+  define("file-exists?", guarded<b_file_exists>, 1, 1);
+  define("ref?", guarded<b_is_ref>, 1, 1);
+  define("test/capture-start", guarded<b_capture_start>, 0, 0);
+  define("test/capture-stop", guarded<b_capture_stop>, 1, 1);
 }
 
 }  // namespace valk

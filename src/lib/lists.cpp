@@ -1,4 +1,4 @@
-// List builtins (SPEC 1.4). Lists are immutable, so results share the cells
+// List builtins (docs/language.md#forms). Lists are immutable, so results share the cells
 // of their inputs wherever that is safe (join shares its last list, drop and
 // tail return a suffix). Every loop is iterative: lists of millions of
 // elements must not touch the C stack.
@@ -115,6 +115,10 @@ Value b_range(VM&, Value* args, int argc) {
     count = (uint64_t(e) - uint64_t(s) - 1) / uint64_t(step) + 1;
   else if (step < 0 && s > e)
     count = (uint64_t(s) - uint64_t(e) - 1) / (0 - uint64_t(step)) + 1;
+  // A cell per element, and a box for integers past the small range.
+  bool boxed = !fits_fix(s) || !fits_fix(e);
+  if (Value err = check_room("range", count, boxed ? 2 * sizeof(Cons) : sizeof(Cons)); err != kNil)
+    return err;
   ListBuilder lb(false);
   int64_t v = s;
   for (uint64_t k = 0; k < count; ++k) {
@@ -197,30 +201,30 @@ Value b_is_nil(VM&, Value* args, int) { return make_bool(args[0] == kNil); }
 }  // namespace
 
 void open_lists(VM&) {
-  define("list", b_list, 0, -1);
-  define("head", b_head, 1, 1);
-  define("first", b_head, 1, 1);
-  define("tail", b_tail, 1, 1);
-  define("rest", b_tail, 1, 1);
-  define("cons", b_cons, 2, 2);
-  define("join", b_join, 0, -1);  // (join) reports its own error
-  define("append", b_join, 0, -1);
-  define("len", b_len, 1, 1);
-  define("init", b_init, 1, 1);
-  define("range", b_range, 2, 3);
-  define("nth", b_nth, 2, 2);
-  define("fst", b_fst, 1, 1);
-  define("snd", b_snd, 1, 1);
-  define("trd", b_trd, 1, 1);
-  define("last", b_last, 1, 1);
-  define("take", b_take, 2, 2);
-  define("drop", b_drop, 2, 2);
-  define("reverse", b_reverse, 1, 1);
-  define("sum", b_sum, 1, 1);
-  define("product", b_product, 1, 1);
-  define("exists", b_exists, 2, 2);
-  define("list?", b_is_list, 1, 1);
-  define("nil?", b_is_nil, 1, 1);
+  define("list", guarded<b_list>, 0, -1);
+  define("head", guarded<b_head>, 1, 1);
+  define("first", guarded<b_head>, 1, 1);
+  define("tail", guarded<b_tail>, 1, 1);
+  define("rest", guarded<b_tail>, 1, 1);
+  define("cons", guarded<b_cons>, 2, 2);
+  define("join", guarded<b_join>, 0, -1);  // (join) reports its own error
+  define("append", guarded<b_join>, 0, -1);
+  define("len", guarded<b_len>, 1, 1);
+  define("init", guarded<b_init>, 1, 1);
+  define("range", guarded<b_range>, 2, 3);
+  define("nth", guarded<b_nth>, 2, 2);
+  define("fst", guarded<b_fst>, 1, 1);
+  define("snd", guarded<b_snd>, 1, 1);
+  define("trd", guarded<b_trd>, 1, 1);
+  define("last", guarded<b_last>, 1, 1);
+  define("take", guarded<b_take>, 2, 2);
+  define("drop", guarded<b_drop>, 2, 2);
+  define("reverse", guarded<b_reverse>, 1, 1);
+  define("sum", guarded<b_sum>, 1, 1);
+  define("product", guarded<b_product>, 1, 1);
+  define("exists", guarded<b_exists>, 2, 2);
+  define("list?", guarded<b_is_list>, 1, 1);
+  define("nil?", guarded<b_is_nil>, 1, 1);
 }
 
 }  // namespace valk

@@ -1,4 +1,4 @@
-// Arithmetic, comparison and numeric builtins (SPEC 1.2).
+// Arithmetic, comparison and numeric builtins (docs/language.md#values).
 //
 // Integers are 64-bit and overflow is an error, never a wrap. Any float
 // operand makes the rest of a fold float. Small-integer operands take a fast
@@ -282,30 +282,30 @@ Value b_is_float(VM&, Value* args, int) { return make_bool(is_float(args[0])); }
 }  // namespace
 
 void open_math(VM&) {
-  define("+", b_add, 0, -1);
-  define("-", b_sub, 1, -1);
-  define("*", b_mul, 0, -1);
-  define("/", b_div, 1, -1);
-  define("%", b_mod, 2, 2);
-  define("<", b_lt, 2, -1);
-  define(">", b_gt, 2, -1);
-  define("<=", b_le, 2, -1);
-  define(">=", b_ge, 2, -1);
-  define("==", b_eq, 2, -1);
-  define("!=", b_ne, 2, 2);
-  define("ord", b_ord, 2, 2);
-  define("min", b_min, 1, -1);
-  define("max", b_max, 1, -1);
-  define("abs", b_abs, 1, 1);
-  define("floor", b_floor, 1, 1);
-  define("ceil", b_ceil, 1, 1);
-  define("round", b_round, 1, 1);
-  define("sqrt", b_sqrt, 1, 1);
-  define("pow", b_pow, 2, 2);
-  define("number?", b_is_number, 1, 1);
-  define("int?", b_is_int, 1, 1);
-  define("integer?", b_is_int, 1, 1);
-  define("float?", b_is_float, 1, 1);
+  define("+", guarded<b_add>, 0, -1);
+  define("-", guarded<b_sub>, 1, -1);
+  define("*", guarded<b_mul>, 0, -1);
+  define("/", guarded<b_div>, 1, -1);
+  define("%", guarded<b_mod>, 2, 2);
+  define("<", guarded<b_lt>, 2, -1);
+  define(">", guarded<b_gt>, 2, -1);
+  define("<=", guarded<b_le>, 2, -1);
+  define(">=", guarded<b_ge>, 2, -1);
+  define("==", guarded<b_eq>, 2, -1);
+  define("!=", guarded<b_ne>, 2, 2);
+  define("ord", guarded<b_ord>, 2, 2);
+  define("min", guarded<b_min>, 1, -1);
+  define("max", guarded<b_max>, 1, -1);
+  define("abs", guarded<b_abs>, 1, 1);
+  define("floor", guarded<b_floor>, 1, 1);
+  define("ceil", guarded<b_ceil>, 1, 1);
+  define("round", guarded<b_round>, 1, 1);
+  define("sqrt", guarded<b_sqrt>, 1, 1);
+  define("pow", guarded<b_pow>, 2, 2);
+  define("number?", guarded<b_is_number>, 1, 1);
+  define("int?", guarded<b_is_int>, 1, 1);
+  define("integer?", guarded<b_is_int>, 1, 1);
+  define("float?", guarded<b_is_float>, 1, 1);
 }
 
 }  // namespace valk

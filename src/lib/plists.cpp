@@ -90,13 +90,13 @@ Value b_vals(VM&, Value* args, int) { return every_other("plist/vals", args[0], 
 }  // namespace
 
 void open_plists(VM&) {
-  define("plist/get", b_get, 2, 2);
-  define("plist/set", b_set, 3, 3);
-  define("plist/has?", b_has, 2, 2);
-  define("plist/keys", b_keys, 1, 1);
-  define("plist/vals", b_vals, 1, 1);
-  define("plist/remove", b_remove, 2, 2);
-  define("get", b_get_default, 2, 3);
+  define("plist/get", guarded<b_get>, 2, 2);
+  define("plist/set", guarded<b_set>, 3, 3);
+  define("plist/has?", guarded<b_has>, 2, 2);
+  define("plist/keys", guarded<b_keys>, 1, 1);
+  define("plist/vals", guarded<b_vals>, 1, 1);
+  define("plist/remove", guarded<b_remove>, 2, 2);
+  define("get", guarded<b_get_default>, 2, 3);
 }
 
 }  // namespace valk

@@ -1,4 +1,4 @@
-// String and output builtins (SPEC 1.4). Strings are byte strings that may
+// String and output builtins (docs/language.md#forms). Strings are byte strings that may
 // hold NUL, so everything here works on (pointer, length), never strlen.
 #include <unistd.h>
 
@@ -29,10 +29,12 @@ void write_stdout(std::string_view s) {
 
 Value b_str(VM&, Value* args, int argc) {
   if (argc == 1 && is_string(args[0])) return args[0];
+  if (Value err = check_print_room("str", args, argc, 0); err != kNil) return err;
   return make_string(display_concat(args, argc, ""));
 }
 
 Value b_print(VM&, Value* args, int argc) {
+  if (Value err = check_print_room("print", args, argc, 1); err != kNil) return err;
   std::string out = display_concat(args, argc, " ");
   out += '\n';
   write_stdout(out);
@@ -130,6 +132,9 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
       if (n > 0) out.append(small, size_t(n));
     }
     i = j;
+    // Widths reach 10^6 per directive: past a megabyte, watch the budget.
+    if (out.size() > (size_t(1) << 20) && out.size() > heap_room())
+      return check_room("printf", out.size(), 1);
   }
   return kNil;
 }
@@ -151,6 +156,7 @@ Value b_println(VM&, Value* args, int argc) {
   } else if (is_error(args[0])) {
     return args[0];
   } else {
+    if (Value err = check_print_room("println", args, argc, 1); err != kNil) return err;
     out = display_concat(args, argc, " ");  // (println 42): nothing to format
   }
   out += '\n';
@@ -163,6 +169,14 @@ Value b_split(VM&, Value* args, int) {
   VALK_CHECK(is_string(args[1]), "str/split", 1, "a string");
   std::string_view s = sv(args[0]), d = sv(args[1]);
   if (d.empty()) return make_error("str/split: delimiter must not be empty");
+  if (s.size() > (size_t(1) << 16)) {
+    // Each piece costs a cell and a string header: count them first.
+    uint64_t pieces = 1;
+    for (size_t at = s.find(d); at != std::string_view::npos; at = s.find(d, at + d.size())) ++pieces;
+    if (Value err = check_room("str/split", pieces, sizeof(Cons) + sizeof(String) + 16 + d.size());
+        err != kNil)
+      return err;
+  }
   ListBuilder lb(false);
   size_t pos = 0;
   for (;;) {
@@ -181,6 +195,10 @@ Value b_join(VM&, Value* args, int argc) {
   if (argc > 1 && is_string(list) && is_list(sep)) std::swap(list, sep);
   VALK_CHECK(is_list(list), "str/join", 0, "a list");
   if (argc > 1) VALK_CHECK(is_string(sep), "str/join", 1, "a string");
+  if (Value err = check_print_room("str/join", &list, 1, 0); err != kNil) return err;
+  if (sep != kUnbound && as_string(sep)->len > 0)
+    if (Value err = check_room("str/join", list_length(list), as_string(sep)->len); err != kNil)
+      return err;
   std::string out;
   bool first = true;
   for (Value p = list; is_cons(p); p = cdr(p)) {
@@ -195,18 +213,29 @@ Value b_replace(VM&, Value* args, int) {
   for (int i = 0; i < 3; ++i) VALK_CHECK(is_string(args[i]), "str/replace", i, "a string");
   std::string_view s = sv(args[0]), from = sv(args[1]), to = sv(args[2]);
   if (from.empty()) return make_error("str/replace: the string to replace must not be empty");
-  std::string out;
+  // Count first: the result can be far larger than the input, and is built
+  // in place once its size is known to fit.
+  uint64_t hits = 0;
+  for (size_t at = s.find(from); at != std::string_view::npos; at = s.find(from, at + from.size()))
+    ++hits;
+  if (hits == 0) return args[0];
+  uint64_t grown;
+  if (__builtin_mul_overflow(hits, uint64_t(to.size()), &grown))
+    return check_room("str/replace", UINT64_MAX, 2);
+  uint64_t total = s.size() - hits * from.size() + grown;
+  if (Value err = check_room("str/replace", total, 1); err != kNil) return err;
+  char* p;
+  Value out = make_string_uninit(size_t(total), &p);
   size_t pos = 0;
-  for (;;) {
-    size_t hit = s.find(from, pos);
-    if (hit == std::string_view::npos) break;
-    out.append(s.substr(pos, hit - pos));
-    out.append(to);
+  for (size_t hit = s.find(from); hit != std::string_view::npos; hit = s.find(from, pos)) {
+    memcpy(p, s.data() + pos, hit - pos);
+    p += hit - pos;
+    if (!to.empty()) memcpy(p, to.data(), to.size());
+    p += to.size();
     pos = hit + from.size();
   }
-  if (pos == 0) return args[0];
-  out.append(s.substr(pos));
-  return make_string(out);
+  memcpy(p, s.data() + pos, s.size() - pos);
+  return out;
 }
 
 // (str/slice s start [end]): byte offsets, clamped into the string.
@@ -383,6 +412,7 @@ Value b_make_string(VM&, Value* args, int) {
   if (uint64_t(n) > kMaxMakeString / pat.size())
     return make_errorf("make-string: result larger than %zu bytes", kMaxMakeString);
   size_t total = size_t(n) * pat.size();
+  if (Value err = check_room("make-string", total + sizeof(String) + 1, 1); err != kNil) return err;
   char* p;
   Value out = make_string_uninit(total, &p);
   if (pat.size() == 1) {
@@ -425,35 +455,35 @@ Value b_str_to_keyword(VM&, Value* args, int) {
 }  // namespace
 
 void open_strings(VM&) {
-  define("str", b_str, 0, -1);
-  define("print", b_print, 0, -1);
-  define("printf", b_printf, 1, -1);
-  define("println", b_println, 1, -1);
-  define("str/split", b_split, 2, 2);
-  define("str/join", b_join, 1, 2);
-  define("str/replace", b_replace, 3, 3);
-  define("str/slice", b_slice, 2, 3);
-  define("str/len", b_strlen, 1, 1);
-  define("str/upper", b_upper, 1, 1);
-  define("str/lower", b_lower, 1, 1);
-  define("str/trim", b_trim, 1, 1);
-  define("str/trim-left", b_trim_left, 1, 1);
-  define("str/trim-right", b_trim_right, 1, 1);
-  define("str/nth", b_str_nth, 2, 2);
-  define("str/contains?", b_contains, 2, 2);
-  define("str/starts-with?", b_starts_with, 2, 2);
-  define("str/ends-with?", b_ends_with, 2, 2);
-  define("str/index-of", b_index_of, 2, 2);
-  define("str->num", b_str_to_num, 1, 1);
-  define("num->str", b_num_to_str, 1, 1);
-  define("make-string", b_make_string, 2, 2);
-  define("string?", b_is_string, 1, 1);
-  define("symbol?", b_is_symbol, 1, 1);
-  define("keyword?", b_is_keyword, 1, 1);
-  define("sym->str", b_sym_to_str, 1, 1);
-  define("str->sym", b_str_to_sym, 1, 1);
-  define("keyword->str", b_keyword_to_str, 1, 1);
-  define("str->keyword", b_str_to_keyword, 1, 1);
+  define("str", guarded<b_str>, 0, -1);
+  define("print", guarded<b_print>, 0, -1);
+  define("printf", guarded<b_printf>, 1, -1);
+  define("println", guarded<b_println>, 1, -1);
+  define("str/split", guarded<b_split>, 2, 2);
+  define("str/join", guarded<b_join>, 1, 2);
+  define("str/replace", guarded<b_replace>, 3, 3);
+  define("str/slice", guarded<b_slice>, 2, 3);
+  define("str/len", guarded<b_strlen>, 1, 1);
+  define("str/upper", guarded<b_upper>, 1, 1);
+  define("str/lower", guarded<b_lower>, 1, 1);
+  define("str/trim", guarded<b_trim>, 1, 1);
+  define("str/trim-left", guarded<b_trim_left>, 1, 1);
+  define("str/trim-right", guarded<b_trim_right>, 1, 1);
+  define("str/nth", guarded<b_str_nth>, 2, 2);
+  define("str/contains?", guarded<b_contains>, 2, 2);
+  define("str/starts-with?", guarded<b_starts_with>, 2, 2);
+  define("str/ends-with?", guarded<b_ends_with>, 2, 2);
+  define("str/index-of", guarded<b_index_of>, 2, 2);
+  define("str->num", guarded<b_str_to_num>, 1, 1);
+  define("num->str", guarded<b_num_to_str>, 1, 1);
+  define("make-string", guarded<b_make_string>, 2, 2);
+  define("string?", guarded<b_is_string>, 1, 1);
+  define("symbol?", guarded<b_is_symbol>, 1, 1);
+  define("keyword?", guarded<b_is_keyword>, 1, 1);
+  define("sym->str", guarded<b_sym_to_str>, 1, 1);
+  define("str->sym", guarded<b_str_to_sym>, 1, 1);
+  define("keyword->str", guarded<b_keyword_to_str>, 1, 1);
+  define("str->keyword", guarded<b_str_to_keyword>, 1, 1);
 }
 
 }  // namespace valk
