@@ -27,6 +27,9 @@ void advance_virtual(int64_t to_us);
 // while armed: its `remaining` field is its position there, and an
 // interval keeps its period in `result`. No allocation per timer beyond the
 // heap entry.
+// The longest delay a timer takes (about 36,000 years): deadlines are
+// clamped so that now + delay (and an interval's next tick) never overflows.
+inline constexpr int64_t kMaxDelayUs = int64_t(1) << 60;
 // Arms h's timer delay_us from now (period_us > 0 repeats).
 void timer_start(Handle* h, int64_t delay_us, int64_t period_us = 0);
 // Removes h's timer if it has one (called whenever a handle settles).

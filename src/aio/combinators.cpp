@@ -1,5 +1,7 @@
-// Combinators (SPEC 2.3): how each kind of handle reacts when an input
-// settles, and how it is cancelled.
+// Combinators (docs/async.md#combinators): each kind's constructor, what it
+// does when an input settles, and how it is cancelled. The table at the end
+// (kind_ops) is the only place that dispatches on the kind; timed kinds
+// live in timers.cpp.
 #include "aio/combinators.h"
 
 #include <gc/gc.h>
@@ -12,20 +14,7 @@ namespace valk::aio {
 
 namespace {
 
-// Result slots of all / any / all-settled / pmap: slots[0] holds the count.
-Value* slots_of(Handle* h) { return static_cast<Value*>(h->ext); }
-Value* new_slots(size_t n) {
-  auto* s = static_cast<Value*>(gc_alloc(sizeof(Value) * (n + 1)));
-  s[0] = make_fix(int64_t(n));
-  for (size_t i = 1; i <= n; ++i) s[i] = kNil;
-  return s;
-}
-Value slots_list(Handle* h) {
-  Value* s = slots_of(h);
-  ListBuilder b;
-  for (int64_t i = 1; i <= fix_val(s[0]); ++i) b.push(s[i]);
-  return b.result();
-}
+// ---- shared helpers ----------------------------------------------------------------
 
 // Takes the outcome of `in` (used by adopting kinds).
 void copy_outcome(Handle* h, Handle* in) {
@@ -38,9 +27,9 @@ void copy_outcome(Handle* h, Handle* in) {
   }
 }
 
-// Releases every input of a multi-input combinator except `keep`.
-void release_others(Handle* h, Handle* keep) {
-  for (Value d = h->data; is_cons(d); d = cdr(d)) {
+// Releases every handle of a list except `keep`.
+void release_others(Value handles, Handle* keep) {
+  for (Value d = handles; is_cons(d); d = cdr(d)) {
     Handle* in = as_handle(car(d));
     if (in != keep) release_input(in);
   }
@@ -55,17 +44,7 @@ Value plist2(const char* k1, Value v1, const char* k2, Value v2) {
   return b.result();
 }
 
-// Pmap state: the items not started yet and how many may run at once.
-struct PmapState {
-  Value items;      // remaining items
-  uint32_t next;    // index of the next item
-  uint32_t limit;
-  uint32_t active;
-};
-
-Value release_of(Handle* bracket) { return static_cast<BracketState*>(bracket->ext)->release; }
-
-// Calls f with arguments, as a job whose result `target` adopts.
+// Calls f with arguments, as a job whose result the returned handle adopts.
 Handle* call_async(VM& vm, Handle* owner, Value f, Value args) {
   // Started on the owner's behalf, so in the owner's scope (this may run
   // while a timer or another handle is being settled, outside any scope).
@@ -77,285 +56,187 @@ Handle* call_async(VM& vm, Handle* owner, Value f, Value args) {
   return u;
 }
 
-}  // namespace
+void no_inputs(Handle*, void (*)(Handle*, void*), void*) {}
+bool settle_now(VM&, Handle*) { return false; }
+void ignore_input(VM&, Handle*, uint32_t, Handle*) {}
 
-// ---- notification ------------------------------------------------------------------
+// ---- then / catch / resume / adopt -------------------------------------------------
 
-void on_input_settled(VM& vm, Handle* h, uint32_t index, Handle* in) {
-  switch (h->kind) {
-    case Kind::Adopt:
-      copy_outcome(h, in);
-      return;
-    case Kind::Then:
-      if (index == 1) return copy_outcome(h, in);
-      mark_handled(in);
-      h->data = kNil;  // settled: no longer needed, and a long chain can be collected
-      if (in->state == State::Completed) {
-        h->state = State::Running;
-        queue_job(vm, h->fn, cons(in->result, kNil), h, JobKind::Resolve);
-      } else if (in->state == State::Failed) {
-        fail_with(h, in->result);
-      } else {
-        cancel(h);
-      }
-      return;
-    case Kind::Catch:
-      if (index == 1) return copy_outcome(h, in);
-      mark_handled(in);
-      h->data = kNil;
-      if (in->state == State::Failed) {
-        h->state = State::Running;
-        queue_job(vm, h->fn, cons(in->result, kNil), h, JobKind::Resolve);
-      } else if (in->state == State::Completed) {
-        complete(h, in->result);
-      } else {
-        cancel(h);
-      }
-      return;
-    case Kind::Native: {
-      auto* w = static_cast<NativeWatch*>(h->ext);
-      mark_handled(in);
-      complete(h, kNil);
-      if (w->ctx) w->fn(w->ctx, in);
-      return;
-    }
-    case Kind::Resume:
-      if (index == 1) return copy_outcome(h, in);
-      h->state = State::Running;
-      queue_job(vm, h->fn, cons(outcome(in), kNil), h, JobKind::Resolve);
-      return;
-    case Kind::Finally:
-      mark_handled(in);
-      if (index == 2) return finish_after_cleanup(h, obj_val(in));
-      if (!(h->flags & kStarted)) {
-        h->flags |= kStarted;
-        h->state = State::Running;
-        queue_job(vm, h->fn, kNil, h, JobKind::Finally);
-      }
-      return;
-    case Kind::Within:
-      if (h->flags & kStarted) return;  // timing out: the timeout decides
-      copy_outcome(h, in);
-      return;
-    case Kind::All: {
-      Value* s = slots_of(h);
-      if (in->state == State::Completed) {
-        s[index + 1] = in->result;
-        if (--h->remaining == 0) complete(h, slots_list(h));
-        return;
-      }
-      mark_handled(in);
-      if (in->state == State::Failed) {
-        h->flags |= kDeciding;
-        release_others(h, in);  // before the all settles
-        fail_with(h, in->result);
-      } else {
-        cancel(h);
-      }
-      return;
-    }
-    case Kind::AllSettled: {
-      Value* s = slots_of(h);
-      mark_handled(in);
-      s[index + 1] = in->state == State::Completed
-                         ? plist2(":status", intern(":ok"), ":value", in->result)
-                         : plist2(":status", intern(":error"), ":error", failure_as_error(in));
-      if (--h->remaining == 0) complete(h, slots_list(h));
-      return;
-    }
-    case Kind::Race:
-      mark_handled(in);
-      if (in->state == State::Cancelled) {
-        // A cancelled input does not decide; all of them cancelled does.
-        if (--h->remaining == 0) cancel(h);
-        return;
-      }
-      h->flags |= kDeciding;
-      release_others(h, in);
-      if (in->state == State::Completed)
-        complete(h, in->result);
-      else
-        fail_with(h, in->result);
-      return;
-    case Kind::Any: {
-      mark_handled(in);
-      if (in->state == State::Completed) {
-        h->flags |= kDeciding;
-        release_others(h, in);
-        complete(h, in->result);
-        return;
-      }
-      slots_of(h)[index + 1] = failure_as_error(in);
-      if (--h->remaining == 0) fail_with(h, slots_list(h));
-      return;
-    }
-    case Kind::Scope:
-      // index 1: the running result of the scope's function.
-      scope_result(vm, h, obj_val(in));
-      return;
-    case Kind::Bracket:
-      if (index == 2) return finish_after_cleanup(h, obj_val(in));  // release done
-      if (index == 0) {  // acquire settled
-        mark_handled(in);
-        if (in->state == State::Completed) {
-          if (h->flags & kCancelling) {
-            // Cancelled while acquiring: use never runs, but what was
-            // acquired is still released.
-            h->result = in->result;
-            h->flags |= kStarted;
-            queue_job(vm, release_of(h), cons(in->result, kNil), h, JobKind::Release);
-            return;
-          }
-          h->state = State::Running;
-          h->result = in->result;  // the resource, until the bracket settles
-          Handle* u = call_async(vm, h, h->fn, cons(in->result, kNil));
-          h->data = obj_val(u);
-          wait_on(h, u, 1);
-        } else if (in->state == State::Failed) {
-          fail_with(h, in->result);
-        } else {
-          if (h->flags & kCancelling)
-            cancel_settle(h);
-          else
-            cancel(h);
-        }
-        return;
-      }
-      if (index == 1 && !(h->flags & kStarted)) {  // use settled: release, once
-        h->flags |= kStarted;
-        queue_job(vm, release_of(h), cons(h->result, kNil), h, JobKind::Release);
-      }
-      return;
-    case Kind::Pmap: {
-      auto* st = static_cast<PmapState*>(h->ext);
-      Value* results = reinterpret_cast<Value*>(st + 1);
-      mark_handled(in);
-      if (in->state == State::Completed) {
-        results[index] = in->result;
-        --st->active;
-        if (--h->remaining == 0) {
-          ListBuilder b;
-          for (uint32_t i = 0; i < st->next; ++i) b.push(results[i]);
-          complete(h, b.result());
-          return;
-        }
-        pmap_fill(vm, h);
-        return;
-      }
-      h->flags |= kDeciding;
-      release_others(h, in);
-      if (in->state == State::Failed)
-        fail_with(h, in->result);
-      else
-        cancel(h);
-      return;
-    }
-    default:
-      return;
+void step_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  if (h->k.step.input) fn(h->k.step.input, ctx);
+}
+
+void then_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  if (index == 1) return copy_outcome(h, in);
+  mark_handled(in);
+  h->k.step.input = nullptr;  // settled: not needed, and a long chain can be collected
+  if (in->state == State::Completed) {
+    h->state = State::Running;
+    queue_job(vm, h->k.step.fn, cons(in->result, kNil), h, JobKind::Resolve);
+  } else if (in->state == State::Failed) {
+    fail_with(h, in->result);
+  } else {
+    cancel(h);
   }
 }
 
-bool on_cancel_requested(VM& vm, Handle* h) {
-  switch (h->kind) {
-    case Kind::Io:
-      if (auto* ops = static_cast<IoOps*>(h->ext); ops && ops->cancel) {
-        auto* cancel_fn = ops->cancel;
-        ops->cancel = nullptr;  // once
-        cancel_fn(ops->ctx);
-      }
-      return false;
-    case Kind::Finally:
-      // f runs exactly once, cancellation included; the handle settles
-      // (cancelled) after it has run.
-      if (h->flags & kStarted) return true;
-      h->flags |= kStarted;
-      queue_job(vm, h->fn, kNil, h, JobKind::Finally);
-      return true;
-    case Kind::Bracket:
-      // Once use has started, the bracket settles after release has run.
-      if (h->flags & kStarted) return true;
-      if (is_handle(h->data) && !settled(as_handle(h->data))) return true;
-      if (h->state == State::Running && is_handle(h->data)) {
-        h->flags |= kStarted;
-        queue_job(vm, release_of(h), cons(h->result, kNil), h, JobKind::Release);
-        return true;
-      }
-      return false;
-    default:
-      return false;
+void catch_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  if (index == 1) return copy_outcome(h, in);
+  mark_handled(in);
+  h->k.step.input = nullptr;
+  if (in->state == State::Failed) {
+    h->state = State::Running;
+    queue_job(vm, h->k.step.fn, cons(in->result, kNil), h, JobKind::Resolve);
+  } else if (in->state == State::Completed) {
+    complete(h, in->result);
+  } else {
+    cancel(h);
   }
 }
 
-// ---- constructors ----------------------------------------------------------------------
+void resume_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  if (index == 1) return copy_outcome(h, in);
+  h->k.step.input = nullptr;
+  h->state = State::Running;
+  queue_job(vm, h->k.step.fn, cons(outcome(in), kNil), h, JobKind::Resolve);
+}
 
-Handle* then(VM& vm, Handle* in, Value f) {
-  Handle* h = new_handle(vm, Kind::Then);
-  h->fn = f;
-  h->data = obj_val(in);
+// Adopt, schedule and external handles only ever follow another handle.
+void follow_input(VM&, Handle* h, uint32_t, Handle* in) { copy_outcome(h, in); }
+
+Handle* step(VM& vm, Kind kind, Handle* in, Value f) {
+  Handle* h = new_handle(vm, kind);
+  h->k.step.input = in;
+  h->k.step.fn = f;
   wait_on(h, in, 0);
   return h;
 }
 
-Handle* catch_(VM& vm, Handle* in, Value f) {
-  Handle* h = new_handle(vm, Kind::Catch);
-  h->fn = f;
-  h->data = obj_val(in);
-  wait_on(h, in, 0);
-  return h;
+// ---- finally -----------------------------------------------------------------------
+
+void finally_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  mark_handled(in);
+  if (index == 2) return finish_after_cleanup(h, obj_val(in));  // an async cleanup ended
+  if (!(h->flags & kStarted)) {
+    h->flags |= kStarted;
+    h->state = State::Running;
+    queue_job(vm, h->k.step.fn, kNil, h, JobKind::Finally);
+  }
 }
 
-Handle* finally(VM& vm, Handle* in, Value f) {
-  Handle* h = new_handle(vm, Kind::Finally);
-  h->fn = f;
-  h->data = obj_val(in);
-  wait_on(h, in, 0);
-  return h;
+bool finally_cancel(VM& vm, Handle* h) {
+  // f runs exactly once, cancellation included; the handle settles
+  // (cancelled) after it has run.
+  if (h->flags & kStarted) return true;
+  h->flags |= kStarted;
+  queue_job(vm, h->k.step.fn, kNil, h, JobKind::Finally);
+  return true;
 }
 
-Handle* resume(VM& vm, Handle* in, Value k) {
-  Handle* h = new_handle(vm, Kind::Resume);
-  h->fn = k;
-  h->data = obj_val(in);
-  wait_on(h, in, 0);
-  return h;
+// ---- native and io -----------------------------------------------------------------
+
+void native_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  if (h->k.native.input) fn(h->k.native.input, ctx);
 }
 
-Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** out) {
-  Handle* h = new_handle(vm, Kind::Native);
-  auto* w = static_cast<NativeWatch*>(gc_alloc(sizeof(NativeWatch)));
-  w->fn = fn;
-  w->ctx = ctx;
-  h->ext = w;
-  h->data = obj_val(in);
-  if (out) *out = w;
-  wait_on(h, in, 0);
-  return h;
+void native_input(VM&, Handle* h, uint32_t, Handle* in) {
+  NativeWatch* w = h->k.native.watch;
+  mark_handled(in);
+  h->k.native.input = nullptr;
+  complete(h, kNil);
+  if (w->ctx) w->fn(w->ctx, in);
 }
 
-Handle* adopt(VM& vm, Handle* in) {
-  Handle* h = new_handle(vm, Kind::Adopt);
-  h->data = obj_val(in);
-  wait_on(h, in, 1);
-  return h;
+bool io_cancel(VM&, Handle* h) {
+  if (auto* cancel_fn = h->k.io.cancel) {
+    h->k.io.cancel = nullptr;  // once
+    cancel_fn(h->k.io.ctx);
+  }
+  return false;
 }
 
-namespace {
+// ---- all / all-settled / race / any --------------------------------------------------
+
+void multi_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  for (Value d = h->k.multi.inputs; is_cons(d); d = cdr(d)) fn(as_handle(car(d)), ctx);
+}
+
+Value slots_list(Handle* h) {
+  ListBuilder b;
+  for (Value d = h->k.multi.inputs, i = 0; is_cons(d); d = cdr(d), ++i) b.push(h->k.multi.slots[i]);
+  return b.result();
+}
+
+void all_input(VM&, Handle* h, uint32_t index, Handle* in) {
+  if (in->state == State::Completed) {
+    h->k.multi.slots[index] = in->result;
+    if (--h->k.multi.remaining == 0) complete(h, slots_list(h));
+    return;
+  }
+  mark_handled(in);
+  if (in->state == State::Failed) {
+    h->flags |= kDeciding;
+    release_others(h->k.multi.inputs, in);  // before the all settles
+    fail_with(h, in->result);
+  } else {
+    cancel(h);
+  }
+}
+
+void all_settled_input(VM&, Handle* h, uint32_t index, Handle* in) {
+  mark_handled(in);
+  h->k.multi.slots[index] = in->state == State::Completed
+                                ? plist2(":status", intern(":ok"), ":value", in->result)
+                                : plist2(":status", intern(":error"), ":error", failure_as_error(in));
+  if (--h->k.multi.remaining == 0) complete(h, slots_list(h));
+}
+
+void race_input(VM&, Handle* h, uint32_t, Handle* in) {
+  mark_handled(in);
+  if (in->state == State::Cancelled) {
+    // A cancelled input does not decide; all of them cancelled does.
+    if (--h->k.multi.remaining == 0) cancel(h);
+    return;
+  }
+  h->flags |= kDeciding;
+  release_others(h->k.multi.inputs, in);
+  if (in->state == State::Completed)
+    complete(h, in->result);
+  else
+    fail_with(h, in->result);
+}
+
+void any_input(VM&, Handle* h, uint32_t index, Handle* in) {
+  mark_handled(in);
+  if (in->state == State::Completed) {
+    h->flags |= kDeciding;
+    release_others(h->k.multi.inputs, in);
+    complete(h, in->result);
+    return;
+  }
+  // The failure values as they are (what aio/catch would be handed), in
+  // input order; a cancelled input contributes a "cancelled" error.
+  h->k.multi.slots[index] = in->state == State::Failed ? in->result : failure_as_error(in);
+  if (--h->k.multi.remaining == 0) fail_with(h, slots_list(h));
+}
+
 Handle* multi(VM& vm, Kind kind, Value inputs) {
   Handle* h = new_handle(vm, kind);
   size_t n = list_length(inputs);
-  h->ext = new_slots(n);
-  h->remaining = uint32_t(n);
+  h->k.multi.slots = static_cast<Value*>(gc_alloc(sizeof(Value) * (n ? n : 1)));
+  for (size_t i = 0; i < n; ++i) h->k.multi.slots[i] = kNil;
+  h->k.multi.remaining = uint32_t(n);
   // Our own copy of the list: the caller's may be changed or shared.
   ListBuilder b;
   for (Value l = inputs; is_cons(l); l = cdr(l)) b.push(car(l));
-  h->data = b.result();
+  h->k.multi.inputs = b.result();
   if (n == 0) {
     if (kind == Kind::All || kind == Kind::AllSettled) complete(h, kNil);
     return h;
   }
   h->state = State::Running;
   uint32_t i = 0;
-  for (Value l = h->data; is_cons(l); l = cdr(l), ++i) {
+  for (Value l = h->k.multi.inputs; is_cons(l); l = cdr(l), ++i) {
     if (settled(h)) {
       mark_handled(as_handle(car(l)));  // decided early: its failure is not lost
       continue;
@@ -364,59 +245,195 @@ Handle* multi(VM& vm, Kind kind, Value inputs) {
   }
   return h;
 }
+
+// ---- scope -------------------------------------------------------------------------
+
+void scope_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  for (Handle* c = h->k.scope.first_child; c; c = c->sib_next) fn(c, ctx);
+}
+
+// index 1: the running result of the scope's function.
+void scope_input(VM& vm, Handle* h, uint32_t, Handle* in) { scope_result(vm, h, obj_val(in)); }
+
+// ---- bracket -----------------------------------------------------------------------
+
+void bracket_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  Handle* in = h->k.bracket->use ? h->k.bracket->use : h->k.bracket->acquire;
+  if (in) fn(in, ctx);
+}
+
+void bracket_release(VM& vm, Handle* h) {
+  h->flags |= kStarted;
+  queue_job(vm, h->k.bracket->release, cons(h->k.bracket->resource, kNil), h, JobKind::Release);
+}
+
+void bracket_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  if (index == 2) return finish_after_cleanup(h, obj_val(in));  // release done
+  if (index == 1) {  // use settled: release, once
+    if (!(h->flags & kStarted)) bracket_release(vm, h);
+    return;
+  }
+  // index 0: acquire settled
+  mark_handled(in);
+  if (in->state == State::Completed) {
+    h->k.bracket->resource = in->result;
+    if (h->flags & kCancelling) {
+      // Cancelled while acquiring: use never runs, but what was acquired
+      // is still released.
+      bracket_release(vm, h);
+      return;
+    }
+    h->state = State::Running;
+    Handle* u = call_async(vm, h, h->k.bracket->use_fn, cons(in->result, kNil));
+    h->k.bracket->use = u;
+    wait_on(h, u, 1);
+  } else if (in->state == State::Failed) {
+    fail_with(h, in->result);
+  } else if (h->flags & kCancelling) {
+    cancel_settle(h);
+  } else {
+    cancel(h);
+  }
+}
+
+bool bracket_cancel(VM& vm, Handle* h) {
+  // Once use has started, the bracket settles after release has run.
+  if (h->flags & kStarted) return true;
+  Handle* waiting = h->k.bracket->use ? h->k.bracket->use : h->k.bracket->acquire;
+  if (waiting && !settled(waiting)) return true;  // its outcome decides (input_settled)
+  if (h->k.bracket->use) {
+    bracket_release(vm, h);
+    return true;
+  }
+  return false;
+}
+
+// ---- parallel-map --------------------------------------------------------------------
+
+void pmap_inputs(Handle* h, void (*fn)(Handle*, void*), void* ctx) {
+  for (Value d = h->k.pmap->started; is_cons(d); d = cdr(d)) fn(as_handle(car(d)), ctx);
+}
+
+void pmap_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
+  PmapState& st = *h->k.pmap;
+  mark_handled(in);
+  if (in->state == State::Completed) {
+    st.results[index] = in->result;
+    --st.active;
+    if (--st.remaining == 0) {
+      ListBuilder b;
+      for (uint32_t i = 0; i < st.next; ++i) b.push(st.results[i]);
+      complete(h, b.result());
+      return;
+    }
+    pmap_fill(vm, h);
+    return;
+  }
+  h->flags |= kDeciding;
+  release_others(st.started, in);
+  if (in->state == State::Failed)
+    fail_with(h, in->result);
+  else
+    cancel(h);
+}
+
 }  // namespace
+
+// ---- the table -------------------------------------------------------------------------
+
+const KindOps& kind_ops(Kind k) {
+  static const KindOps kValue{"value", ignore_input, settle_now, no_inputs};
+  static const KindOps kThen{"then", then_input, settle_now, step_inputs};
+  static const KindOps kCatch{"catch", catch_input, settle_now, step_inputs};
+  static const KindOps kFinally{"finally", finally_input, finally_cancel, step_inputs};
+  static const KindOps kAdopt{"adopt", follow_input, settle_now, no_inputs};
+  static const KindOps kAll{"all", all_input, settle_now, multi_inputs};
+  static const KindOps kAllSettled{"all-settled", all_settled_input, settle_now, multi_inputs};
+  static const KindOps kRace{"race", race_input, settle_now, multi_inputs};
+  static const KindOps kAny{"any", any_input, settle_now, multi_inputs};
+  static const KindOps kNever{"never", ignore_input, settle_now, no_inputs};
+  static const KindOps kScope{"scope", scope_input, settle_now, scope_inputs};
+  static const KindOps kBracket{"bracket", bracket_input, bracket_cancel, bracket_inputs};
+  static const KindOps kPmap{"parallel-map", pmap_input, settle_now, pmap_inputs};
+  static const KindOps kResume{"await", resume_input, settle_now, step_inputs};
+  static const KindOps kExternal{"external", follow_input, settle_now, no_inputs};
+  static const KindOps kNative{"native", native_input, settle_now, native_inputs};
+  static const KindOps kIo{"io", ignore_input, io_cancel, no_inputs};
+  switch (k) {
+    case Kind::Value: return kValue;
+    case Kind::Then: return kThen;
+    case Kind::Catch: return kCatch;
+    case Kind::Finally: return kFinally;
+    case Kind::Adopt: return kAdopt;
+    case Kind::All: return kAll;
+    case Kind::AllSettled: return kAllSettled;
+    case Kind::Race: return kRace;
+    case Kind::Any: return kAny;
+    case Kind::Sleep: return kSleepOps;
+    case Kind::Never: return kNever;
+    case Kind::Interval: return kIntervalOps;
+    case Kind::Schedule: return kScheduleOps;
+    case Kind::Within: return kWithinOps;
+    case Kind::Scope: return kScope;
+    case Kind::Bracket: return kBracket;
+    case Kind::Pmap: return kPmap;
+    case Kind::Resume: return kResume;
+    case Kind::External: return kExternal;
+    case Kind::Native: return kNative;
+    case Kind::Io: return kIo;
+  }
+  return kValue;
+}
+
+// ---- constructors ----------------------------------------------------------------------
+
+Handle* then(VM& vm, Handle* in, Value f) { return step(vm, Kind::Then, in, f); }
+Handle* catch_(VM& vm, Handle* in, Value f) { return step(vm, Kind::Catch, in, f); }
+Handle* finally(VM& vm, Handle* in, Value f) { return step(vm, Kind::Finally, in, f); }
+Handle* resume(VM& vm, Handle* in, Value k) { return step(vm, Kind::Resume, in, k); }
+
+Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** out) {
+  Handle* h = new_handle(vm, Kind::Native);
+  auto* w = static_cast<NativeWatch*>(gc_alloc(sizeof(NativeWatch)));
+  w->fn = fn;
+  w->ctx = ctx;
+  h->k.native.watch = w;
+  h->k.native.input = in;
+  if (out) *out = w;
+  wait_on(h, in, 0);
+  return h;
+}
+
+Handle* adopt(VM& vm, Handle* in) {
+  Handle* h = new_handle(vm, Kind::Adopt);
+  h->follows = in;
+  wait_on(h, in, 1);
+  return h;
+}
 
 Handle* all(VM& vm, Value inputs) { return multi(vm, Kind::All, inputs); }
 Handle* all_settled(VM& vm, Value inputs) { return multi(vm, Kind::AllSettled, inputs); }
 Handle* race(VM& vm, Value inputs) { return multi(vm, Kind::Race, inputs); }
 Handle* any(VM& vm, Value inputs) { return multi(vm, Kind::Any, inputs); }
 
-Handle* sleep(VM& vm, int64_t ms, Value value) {
-  Handle* h = new_handle(vm, Kind::Sleep, State::Running);
-  h->fn = value;
-  timer_start(h, ms * 1000);
-  return h;
-}
-
 Handle* never(VM& vm) { return new_handle(vm, Kind::Never, State::Running); }
-
-Handle* schedule(VM& vm, int64_t ms, Value f) {
-  Handle* h = new_handle(vm, Kind::Schedule, State::Running);
-  h->fn = f;
-  timer_start(h, ms * 1000);
-  return h;
-}
-
-Handle* interval(VM& vm, int64_t ms, Value f) {
-  Handle* h = new_handle(vm, Kind::Interval, State::Running);
-  h->fn = f;
-  int64_t us = ms * 1000;
-  timer_start(h, us, us > 0 ? us : 1);
-  return h;
-}
-
-Handle* within(VM& vm, Handle* in, int64_t ms) {
-  Handle* h = new_handle(vm, Kind::Within, State::Running);
-  h->data = obj_val(in);
-  wait_on(h, in, 0);
-  if (!settled(h)) timer_start(h, ms * 1000);
-  return h;
-}
 
 Handle* scope(VM& vm, Value f, bool pass_scope) {
   Handle* h = new_handle(vm, Kind::Scope, State::Running);
+  h->k.scope.fn = f;
   queue_job(vm, f, pass_scope ? cons(obj_val(h), kNil) : kNil, h, JobKind::Resolve);
   return h;
 }
 
 Handle* bracket(VM& vm, Value acquire, Value release, Value use) {
   Handle* h = new_handle(vm, Kind::Bracket);
-  h->fn = use;
-  auto* st = static_cast<BracketState*>(gc_alloc(sizeof(BracketState)));
-  st->release = release;
-  h->ext = st;
+  h->k.bracket = static_cast<BracketState*>(gc_alloc(sizeof(BracketState)));
+  h->k.bracket->use = nullptr;
+  h->k.bracket->use_fn = use;
+  h->k.bracket->release = release;
+  h->k.bracket->resource = kNil;
   Handle* acq = is_handle(acquire) ? as_handle(acquire) : call_async(vm, h, acquire, kNil);
-  h->data = obj_val(acq);
+  h->k.bracket->acquire = acq;
   wait_on(h, acq, 0);
   return h;
 }
@@ -424,14 +441,16 @@ Handle* bracket(VM& vm, Value acquire, Value release, Value use) {
 Handle* pmap(VM& vm, Value f, Value items, uint32_t limit) {
   Handle* h = new_handle(vm, Kind::Pmap, State::Running);
   size_t n = list_length(items);
-  auto* st = static_cast<PmapState*>(gc_alloc(sizeof(PmapState) + sizeof(Value) * (n + 1)));
-  st->items = items;
-  st->next = 0;
-  st->limit = limit ? limit : 1;
-  st->active = 0;
-  h->ext = st;
-  h->fn = f;
-  h->remaining = uint32_t(n);
+  h->k.pmap = static_cast<PmapState*>(gc_alloc(sizeof(PmapState)));
+  PmapState& st = *h->k.pmap;
+  st.fn = f;
+  st.items = items;
+  st.started = kNil;
+  st.results = static_cast<Value*>(gc_alloc(sizeof(Value) * (n + 1)));
+  st.next = 0;
+  st.limit = limit ? limit : 1;
+  st.active = 0;
+  st.remaining = uint32_t(n);
   if (n == 0) {
     complete(h, kNil);
     return h;
@@ -441,14 +460,14 @@ Handle* pmap(VM& vm, Value f, Value items, uint32_t limit) {
 }
 
 void pmap_fill(VM& vm, Handle* h) {
-  auto* st = static_cast<PmapState*>(h->ext);
-  while (!settled(h) && st->active < st->limit && is_cons(st->items)) {
-    Value item = car(st->items);
-    st->items = cdr(st->items);
-    uint32_t i = st->next++;
-    ++st->active;
-    Handle* u = call_async(vm, h, h->fn, cons(item, kNil));
-    h->data = cons(obj_val(u), h->data);
+  PmapState& st = *h->k.pmap;
+  while (!settled(h) && st.active < st.limit && is_cons(st.items)) {
+    Value item = car(st.items);
+    st.items = cdr(st.items);
+    uint32_t i = st.next++;
+    ++st.active;
+    Handle* u = call_async(vm, h, st.fn, cons(item, kNil));
+    st.started = cons(obj_val(u), st.started);
     wait_on(h, u, i);
   }
 }

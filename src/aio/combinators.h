@@ -1,4 +1,4 @@
-// Constructors of the combinator handles (SPEC 2.3). Each registers its
+// Constructors of the combinator handles (docs/async.md#combinators). Each registers its
 // inputs with wait_on; inputs already settled are seen at once, so a
 // combinator of settled inputs settles during the call (its Lisp callbacks
 // run when the caller drains the job queue: see return_draining).
@@ -27,5 +27,8 @@ Handle* scope(VM& vm, Value f, bool pass_scope);
 Handle* bracket(VM& vm, Value acquire, Value release, Value use);
 Handle* pmap(VM& vm, Value f, Value items, uint32_t limit);
 void pmap_fill(VM& vm, Handle* h);
+
+// What the timed kinds do (timers.cpp), for kind_ops (combinators.cpp).
+extern const KindOps kSleepOps, kScheduleOps, kIntervalOps, kWithinOps;
 
 }  // namespace valk::aio

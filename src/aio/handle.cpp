@@ -11,7 +11,10 @@
 #include <vector>
 
 #include "aio/clock.h"
+#include "aio/loop.h"
 #include "core/compiler.h"
+#include "core/gc.h"
+#include "core/runtime.h"
 #include "core/printer.h"
 #include "core/vm.h"
 
@@ -19,22 +22,35 @@ namespace valk::aio {
 
 namespace {
 
+// This file's part of the runtime (core/runtime.h).
+AsyncState& A() { return rt().async; }
+
 void print_handle(std::string& out, const Opaque* self);
 const OpaqueClass kHandleClass = {"handle", print_handle};
 
-uint32_t g_next_id = 1;
-Counts g_counts{};
-Handle* g_live = nullptr;   // unsettled handles: roots, so pending work is never collected
-Handle* g_scope = nullptr;  // the scope code is running on behalf of
 
-template <class T>
-using Traced = std::deque<T, traceable_allocator<T>>;
-Traced<Handle*> g_notify;      // settled handles whose waiters are still to be told
-bool g_notifying = false;
-std::vector<Handle*, traceable_allocator<Handle*>> g_unhandled;
-// Handles started on behalf of a scope that had already finished (by a
-// cleanup running after it): nothing started inside a scope outlives it.
-std::vector<Handle*, traceable_allocator<Handle*>> g_orphans;
+// Failures that settled with nobody waiting: reported at exit unless
+// observed first. Observed ones are dropped as the list grows (amortised
+// O(1)), so a program that fails and catches forever holds no memory for
+// it; past kMaxUnhandled unobserved ones the oldest are reported at once.
+constexpr size_t kMaxUnhandled = 1024;
+void report_one(Handle* h);
+void note_unhandled(Handle* h) {
+  A().unhandled.push_back(h);
+  if (A().unhandled.size() < A().unhandled_compact_at) return;
+  size_t keep = 0;
+  for (Handle* x : A().unhandled)
+    if (!(x->flags & (kHandled | kReported)) && x->state == State::Failed) A().unhandled[keep++] = x;
+  A().unhandled.resize(keep);
+  if (keep > kMaxUnhandled) {
+    size_t drop = keep - kMaxUnhandled / 2;
+    for (size_t i = 0; i < drop; ++i) report_one(A().unhandled[i]);
+    A().unhandled.erase(A().unhandled.begin(), A().unhandled.begin() + long(drop));
+  }
+  A().unhandled.shrink_to_fit();
+  A().unhandled_compact_at = A().unhandled.size() * 2 < 64 ? 64 : A().unhandled.size() * 2;
+}
+}  // namespace
 
 // A queued callback. It is its own token while it runs: the job
 // trampoline hands it back to job_done with the callback's result.
@@ -47,62 +63,71 @@ struct Job {
   Handle* scope_before;
   JobKind kind;
 };
+
+namespace {
+
 const OpaqueClass kJobClass = {"aio-job", nullptr};
-Traced<Job*> g_jobs;
 
 void print_handle(std::string& out, const Opaque* self) {
   auto* h = reinterpret_cast<const Handle*>(self);
   static const char* const names[] = {":pending", ":running", ":completed", ":failed",
                                       ":cancelled"};
   out += "<handle#" + std::to_string(handle_id(h)) + " " + names[int(h->state)];
-  if (h->state == State::Completed || h->state == State::Failed) {
+  // A result may contain handles, itself included ((aio/scope (fn (s) s))):
+  // results are shown one level deep, so printing always ends.
+  static int depth = 0;
+  if ((h->state == State::Completed || h->state == State::Failed) && depth == 0) {
+    ++depth;
     out += ' ';
     std::string v = repr_string(h->result);
+    --depth;
     if (v.size() > 60) v = v.substr(0, 57) + "...";
     out += v;
+  } else if (h->state == State::Completed || h->state == State::Failed) {
+    out += " ...";
   }
   out += '>';
 }
 
 void live_link(Handle* h) {
   h->live_prev = nullptr;
-  h->live_next = g_live;
-  if (g_live) g_live->live_prev = h;
-  g_live = h;
+  h->live_next = A().live;
+  if (A().live) A().live->live_prev = h;
+  A().live = h;
 }
 void live_unlink(Handle* h) {
   if (h->live_prev)
     h->live_prev->live_next = h->live_next;
-  else if (g_live == h)
-    g_live = h->live_next;
+  else if (A().live == h)
+    A().live = h->live_next;
   if (h->live_next) h->live_next->live_prev = h->live_prev;
   h->live_prev = h->live_next = nullptr;
 }
 void scope_link(Handle* scope, Handle* h) {
   h->scope = scope;
   h->sib_prev = nullptr;
-  h->sib_next = first_child(scope);
+  h->sib_next = scope->k.scope.first_child;
   if (h->sib_next) h->sib_next->sib_prev = h;
-  first_child(scope) = h;
+  scope->k.scope.first_child = h;
 }
 void scope_unlink(Handle* h) {
   Handle* s = h->scope;
   if (!s) return;
   if (h->sib_prev)
     h->sib_prev->sib_next = h->sib_next;
-  else if (s->kind == Kind::Scope && first_child(s) == h)
-    first_child(s) = h->sib_next;
+  else if (s->kind == Kind::Scope && s->k.scope.first_child == h)
+    s->k.scope.first_child = h->sib_next;
   if (h->sib_next) h->sib_next->sib_prev = h->sib_prev;
   h->sib_prev = h->sib_next = nullptr;
 }
 
 void notify_waiters() {
-  if (g_notifying) return;
-  g_notifying = true;
+  if (A().notifying) return;
+  A().notifying = true;
   VM& vm = current_vm();
-  while (!g_notify.empty()) {
-    Handle* h = g_notify.front();
-    g_notify.pop_front();
+  while (!A().notify.empty()) {
+    Handle* h = A().notify.front();
+    A().notify.pop_front();
     Waiter* w = h->waiters;
     h->waiters = nullptr;
     // Waiters registered first are told first.
@@ -124,29 +149,30 @@ void notify_waiters() {
       on_input_settled(vm, t, rev->index, h);
     }
   }
-  g_notifying = false;
+  A().notifying = false;
 }
 
 void settle(Handle* h, State s, Value v) {
   if (settled(h)) return;
+  wake();  // settled from an I/O callback: the driver has work
   h->state = s;
   h->result = v;
   h->flags &= uint8_t(~kCancelling);
   live_unlink(h);
   scope_unlink(h);
-  --g_counts.pending;
+  --A().counts.pending;
   switch (s) {
-    case State::Completed: ++g_counts.completed; break;
+    case State::Completed: ++A().counts.completed; break;
     case State::Failed:
-      ++g_counts.failed;
-      if (!h->waiters && !(h->flags & kHandled)) g_unhandled.push_back(h);
+      ++A().counts.failed;
+      if (!h->waiters && !(h->flags & kHandled)) note_unhandled(h);
       break;
-    case State::Cancelled: ++g_counts.cancelled; break;
+    case State::Cancelled: ++A().counts.cancelled; break;
     default: break;
   }
   timer_settled(h);
   if (h->waiters) {
-    g_notify.push_back(h);
+    A().notify.push_back(h);
     notify_waiters();
   }
 }
@@ -160,20 +186,19 @@ Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
 
 Handle* new_handle(VM& vm, Kind kind, State state) {
   auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
-  h->h = {Type::Opaque, 0, 0, uint32_t(g_next_id++)};
+  h->h = {Type::Opaque, 0, 0, uint32_t(A().next_id++)};
   h->cls = &kHandleClass;
   h->state = state;
   h->kind = kind;
   h->flags = 0;
-  h->remaining = 0;
   h->dependents = 0;
   h->created_ms = uint32_t(coarse_now_us() / 1000);
   h->result = kNil;
-  h->fn = h->data = kNil;
+  h->follows = nullptr;
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
-  h->ext = nullptr;
+  memset(&h->k, 0, sizeof h->k);  // each constructor fills its kind's state
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
   h->src_pc = nullptr;
@@ -185,14 +210,14 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
       break;
     }
   }
-  ++g_counts.created;
-  ++g_counts.pending;
+  ++A().counts.created;
+  ++A().counts.pending;
   live_link(h);
-  if (g_scope && g_scope != h) {
-    if (settled(g_scope))
-      g_orphans.push_back(h);  // its scope is over: cancelled once this job ends
+  if (A().scope && A().scope != h) {
+    if (settled(A().scope))
+      A().orphans.push_back(h);  // its scope is over: cancelled once this job ends
     else
-      scope_link(g_scope, h);
+      scope_link(A().scope, h);
   }
   return h;
 }
@@ -234,7 +259,7 @@ void resolve(VM& vm, Handle* h, Value r) {
       return;
     }
     // Flatten: h now settles as the inner handle does.
-    h->data = r;
+    h->follows = inner;
     h->state = State::Running;
     wait_on(h, inner, 1);
     return;
@@ -285,23 +310,20 @@ Value outcome(Handle* h) {
 
 namespace {
 
-// The handles x waits on, for upstream propagation.
+// The handles x waits on, for upstream propagation: its kind's inputs and
+// the handle it follows. (A scope's children are reached apart.)
 template <class F>
 void for_each_input(Handle* x, F f) {
-  Value d = x->data;
-  if (is_handle(d)) {
-    f(as_handle(d));
-  } else {
-    for (; is_cons(d); d = cdr(d))
-      if (is_handle(car(d))) f(as_handle(car(d)));
-  }
+  if (x->kind != Kind::Scope)
+    kind_ops(x->kind).for_each_input(x, [](Handle* in, void* ctx) { (*static_cast<F*>(ctx))(in); }, &f);
+  if (x->follows) f(x->follows);
 }
 
 }  // namespace
 
 // Releases x's claim on its inputs: an input nobody else waits on any more
 // is cancelled too (the shared-input rule).
-static void release_inputs(Handle* x, std::vector<Handle*, traceable_allocator<Handle*>>& work) {
+static void release_inputs(Handle* x, TracedVector<Handle*>& work) {
   for_each_input(x, [&](Handle* in) {
     if (settled(in)) return;
     if (in->dependents > 0) --in->dependents;
@@ -315,7 +337,7 @@ bool cancel(Handle* h) {
   // Phase 1: everything this cancellation reaches, dependents before the
   // handles they wait on. Phase 2 settles in reverse, so inputs and scope
   // children are cancelled before whatever waits on them settles.
-  std::vector<Handle*, traceable_allocator<Handle*>> work{h}, order;
+  TracedVector<Handle*> work{h}, order;
   while (!work.empty()) {
     Handle* x = work.back();
     work.pop_back();
@@ -326,7 +348,7 @@ bool cancel(Handle* h) {
       queue_job(vm, car(f), kNil, x, JobKind::Ignore);  // runs in x's scope
     x->on_cancel = kNil;
     if (x->kind == Kind::Scope)
-      for (Handle* c = first_child(x); c; c = c->sib_next) work.push_back(c);
+      for (Handle* c = x->k.scope.first_child; c; c = c->sib_next) work.push_back(c);
     release_inputs(x, work);
   }
   for (size_t i = order.size(); i-- > 0;) {
@@ -345,12 +367,27 @@ void finish_after_cleanup(Handle* h, Value r) {
     return;
   }
   if (is_handle(r)) mark_handled(as_handle(r));
-  if (is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed)) {
+  bool cleanup_failed = is_error(r) || (is_handle(r) && as_handle(r)->state == State::Failed);
+  if (cleanup_failed && (h->flags & kCancelling)) {
+    // Cancelled already (aio/cancel said so, aio/status shows it): it stays
+    // cancelled. The cleanup's failure is not lost: nobody handles it, so
+    // it is reported like any unhandled failure.
+    if (is_handle(r)) {
+      as_handle(r)->flags &= uint8_t(~kHandled);
+      note_unhandled(as_handle(r));
+    } else {
+      Handle* f = fail(current_vm(), r);
+      (void)f;  // settles with no waiter: listed as unhandled
+    }
+    cancel_settle(h);
+    return;
+  }
+  if (cleanup_failed) {
     fail_with(h, is_handle(r) ? as_handle(r)->result : r);
     return;
   }
   // Finally: its input; bracket: the `use` handle.
-  Handle* in = is_handle(h->data) ? as_handle(h->data) : nullptr;
+  Handle* in = h->kind == Kind::Finally ? h->k.step.input : h->k.bracket->use;
   if ((h->flags & kCancelling) || !in || in->state == State::Cancelled) {
     cancel_settle(h);
   } else {
@@ -375,28 +412,31 @@ void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
   j->fn = fn;
   j->args = args;
   j->target = target;
-  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : g_scope;
+  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : A().scope;
   j->scope_before = nullptr;
   j->kind = kind;
-  g_jobs.push_back(j);
+  A().jobs.push_back(j);
+  wake();
 }
 
-bool have_jobs() { return !g_jobs.empty(); }
+bool have_jobs() { return !A().jobs.empty(); }
+bool in_job() { return A().jobs_running > 0; }
 
 Value run_next_job(VM& vm) {
-  if (g_jobs.empty()) return kFalse;
-  Job* j = g_jobs.front();
-  g_jobs.pop_front();
+  if (A().jobs.empty()) return kFalse;
+  Job* j = A().jobs.front();
+  A().jobs.pop_front();
   // No callback runs for a handle that was cancelled after it was queued
   // (cleanups, finally's f and bracket's release, still run).
   Handle* t = j->target;
   if (t && (j->kind == JobKind::Resolve || j->kind == JobKind::Interval) &&
       (settled(t) || (t->flags & kCancelling)))
     return kTrue;
-  j->scope_before = g_scope;
-  g_scope = j->scope;
+  j->scope_before = A().scope;
+  A().scope = j->scope;
   if (t && j->kind != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
   // (trampoline fn [arg] job): runs fn delimited, then job_done.
+  ++A().jobs_running;
   Value token = obj_val(j);
   Value call = is_cons(j->args) ? cons(j->fn, cons(car(j->args), cons(token, kNil)))
                                 : cons(j->fn, cons(token, kNil));
@@ -405,10 +445,11 @@ Value run_next_job(VM& vm) {
 
 void job_done(VM& vm, Value token, Value r) {
   auto* t = reinterpret_cast<Job*>(token);
-  g_scope = t->scope_before;
-  while (!g_orphans.empty()) {
-    Handle* o = g_orphans.back();
-    g_orphans.pop_back();
+  --A().jobs_running;
+  A().scope = t->scope_before;
+  while (!A().orphans.empty()) {
+    Handle* o = A().orphans.back();
+    A().orphans.pop_back();
     if (o != t->target && !(is_handle(r) && as_handle(r) == o)) cancel(o);
   }
   Handle* h = t->target;
@@ -434,7 +475,7 @@ void job_done(VM& vm, Value token, Value r) {
 }
 
 Value return_draining(VM& vm, Value v) {
-  if (g_jobs.empty()) return v;
+  if (A().jobs.empty()) return v;
   static Value drain = intern("%aio-drain");
   VM::job_done_hook = job_done;
   return vm.tail_call(as_symbol(drain)->global, cons(v, kNil));
@@ -442,26 +483,28 @@ Value return_draining(VM& vm, Value v) {
 
 // ---- scopes ----------------------------------------------------------------------------
 
-Handle* current_scope() { return g_scope; }
-void set_current_scope(Handle* s) { g_scope = s; }
+Handle* current_scope() { return A().scope; }
+void set_current_scope(Handle* s) { A().scope = s; }
 
 void scope_result(VM& vm, Handle* scope, Value r) {
   if (settled(scope)) return;
   // The result may still be running: wait for it (index 1), then finish.
-  if (is_handle(r) && !settled(as_handle(r))) {
+  if (is_handle(r) && as_handle(r) == scope) {
+    r = make_error("aio/scope: the scope's function returned the scope itself");
+  } else if (is_handle(r) && !settled(as_handle(r))) {
     Handle* inner = as_handle(r);
     // The result handle is the scope's own work: it leaves the children
     // (it must not be cancelled when the scope finishes) but keeps the
     // scope, so its callbacks still run on the scope's behalf.
     scope_unlink(inner);
-    scope->data = r;
+    scope->follows = inner;
     scope->state = State::Running;
     wait_on(scope, inner, 1);
     return;
   }
   // Nothing started inside outlives the scope: cancel what is left first.
   // (Each keeps its scope: cleanups that run later are still on its behalf.)
-  while (Handle* c = first_child(scope)) {
+  while (Handle* c = scope->k.scope.first_child) {
     scope_unlink(c);
     cancel(c);
   }
@@ -478,8 +521,8 @@ void scope_result(VM& vm, Handle* scope, Value r) {
 
 // ---- bookkeeping ------------------------------------------------------------------------
 
-const Counts& counts() { return g_counts; }
-Handle* live_handles() { return g_live; }
+const Counts& counts() { return A().counts; }
+Handle* live_handles() { return A().live; }
 
 SrcLoc created_at(const Handle* h) {
   if (!h->src_proto) return {nullptr, 0, 0};
@@ -488,24 +531,40 @@ SrcLoc created_at(const Handle* h) {
   return proto_loc(h->src_proto, pc);
 }
 
+namespace {
+void report_one(Handle* h) {
+  if ((h->flags & (kHandled | kReported)) || h->state != State::Failed) return;
+  h->flags |= kReported;
+  Value e = failure_as_error(h);
+  const SrcLoc& l = as_error(e)->loc;
+  std::string msg = display_string(as_error(e)->message);
+  if (l.file)
+    fprintf(stderr, "valk: unhandled failure of handle#%llu (created at %s:%u:%u): %s\n",
+            (unsigned long long)handle_id(h), l.file, l.line, l.col, msg.c_str());
+  else
+    fprintf(stderr, "valk: unhandled failure of handle#%llu: %s\n", (unsigned long long)handle_id(h),
+            msg.c_str());
+}
+}  // namespace
+
 int report_unhandled() {
   int n = 0;
-  for (Handle* h : g_unhandled) {
+  for (Handle* h : A().unhandled) {
     if ((h->flags & (kHandled | kReported)) || h->state != State::Failed) continue;
-    h->flags |= kReported;
+    report_one(h);
     ++n;
-    Value e = failure_as_error(h);
-    const SrcLoc& l = as_error(e)->loc;
-    std::string msg = display_string(as_error(e)->message);
-    if (l.file)
-      fprintf(stderr, "valk: unhandled failure of handle#%llu (created at %s:%u:%u): %s\n",
-              (unsigned long long)handle_id(h), l.file, l.line, l.col, msg.c_str());
-    else
-      fprintf(stderr, "valk: unhandled failure of handle#%llu: %s\n", (unsigned long long)handle_id(h),
-              msg.c_str());
   }
-  g_unhandled.clear();
+  A().unhandled.clear();
+  A().unhandled.shrink_to_fit();
   return n;
 }
+
+// ---- dispatch by kind ------------------------------------------------------------------
+
+void on_input_settled(VM& vm, Handle* target, uint32_t index, Handle* input) {
+  kind_ops(target->kind).input_settled(vm, target, index, input);
+}
+
+bool on_cancel_requested(VM& vm, Handle* h) { return kind_ops(h->kind).cancel_requested(vm, h); }
 
 }  // namespace valk::aio

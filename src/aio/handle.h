@@ -1,4 +1,5 @@
-// Async handles: the one abstraction of the async runtime (SPEC 2.2-2.3).
+// Async handles: the one abstraction of the async runtime
+// (docs/async.md#handles, docs/async.md#combinators).
 //
 // A handle settles exactly once: Pending -> Running -> Completed | Failed |
 // Cancelled. Everything that waits on a handle is a Waiter on it; when the
@@ -6,15 +7,20 @@
 // recursion, so chains of any length settle and cancel in constant C stack.
 //
 // Lisp callbacks (then's f, finally's f, on-cancel functions, ...) never run
-// from C++ directly: they become Jobs in a queue that Lisp code drains
-// (%aio-drain in lib/valk/aio.valk). A builtin that queued jobs returns
-// through the drain as a tail call, so "settles during the call" holds and
-// no C++ frame sits between two Lisp calls.
+// from C++: they become Jobs in a queue, run by the loop's driver or by the
+// drain that a builtin which queued jobs returns through (%aio-drain in
+// lib/valk/aio.valk, as a tail call), so "settles during the call" holds and
+// no C++ frame sits between two Lisp calls (docs/internals.md).
+//
+// Each kind keeps its own state in Handle::k and reacts through its entry
+// in kind_ops() (combinators.cpp, timers.cpp): the machinery here never
+// looks inside a kind's state.
 #pragma once
 
 #include <cstdint>
 
 #include "core/proto.h"
+#include "core/runtime.h"
 #include "core/value.h"
 
 namespace valk {
@@ -64,8 +70,84 @@ inline constexpr uint8_t kReported = 4;     // listed as an unhandled failure
 inline constexpr uint8_t kStarted = 8;      // combinator has begun (callback ran)
 inline constexpr uint8_t kDeciding = 16;    // settling: inputs it cancels are not news
 
-// Laid out as an Opaque value (header, class) followed by the handle's own
-// fields; about 140 bytes, plus what a kind keeps in `ext`.
+// Native: C++ code told when a handle settles. ctx may be cleared (set to
+// nullptr) by its owner to stop the callback, e.g. when a stream is gone.
+struct NativeWatch {
+  void (*fn)(void* ctx, Handle* settled);
+  void* ctx;
+};
+
+// Io: how to abort the operation when the handle is cancelled (cleared by
+// the operation's owner once it has ended).
+struct IoOps {
+  void (*cancel)(void* ctx);
+  void* ctx;
+};
+
+// ---- each kind's own state ------------------------------------------------------
+// A handle carries the fields every kind shares, then exactly one of these,
+// chosen by its kind (Handle::k below). No field has two meanings.
+
+// then / catch / finally / resume: one input and a Lisp function
+// (then's f, catch's f, finally's cleanup, resume's continuation).
+struct StepState {
+  Handle* input;
+  Value fn;
+};
+// all / all-settled / race / any: the inputs (the combinator's own list),
+// one result slot per input, and how many are still to settle.
+struct MultiState {
+  Value inputs;
+  Value* slots;
+  uint32_t remaining;
+};
+// sleep / schedule / interval / within: the timer-heap entry, and what the
+// timer does when it fires (one member per kind).
+struct TimerState {
+  uint32_t heap_index;  // position in the timer heap while armed
+  union {
+    Value sleep_value;     // sleep: the value to complete with
+    Value schedule_fn;     // schedule: the function to call
+    struct {
+      Value fn;
+      int64_t period_us;
+    } interval;            // interval: the function and the time between ticks
+    Handle* within_input;  // within: the handle being timed
+  };
+};
+// scope: its children (every handle started on its behalf) and its function.
+struct ScopeState {
+  Handle* first_child;
+  Value fn;
+};
+// bracket: acquire -> use -> release, release exactly once. (Rare kinds
+// keep their state out of line, so that every handle stays small.)
+struct BracketState {
+  Handle* acquire;   // the acquiring handle
+  Handle* use;       // use's handle, once started
+  Value use_fn;
+  Value release;
+  Value resource;    // what acquire produced
+};
+// parallel-map: items not started yet, the handles started, their results.
+struct PmapState {
+  Value fn;
+  Value items;     // remaining items
+  Value started;   // handles started so far (newest first)
+  Value* results;  // one per item
+  uint32_t next;   // index of the next item
+  uint32_t limit;
+  uint32_t active;
+  uint32_t remaining;
+};
+// native: a C++ callback on one input.
+struct NativeState {
+  Handle* input;
+  NativeWatch* watch;
+};
+
+// Laid out as an Opaque value (header, class) followed by the fields every
+// kind shares, then the kind's own state.
 struct Handle {
   ObjHeader h;             // Type::Opaque; h.extra holds the id
   const OpaqueClass* cls;  // the handle class (what makes it a handle)
@@ -73,13 +155,10 @@ struct Handle {
   Kind kind;
   uint8_t flags;
   uint8_t pad;
-  uint32_t remaining;   // inputs still to settle (all, any, all-settled, pmap);
-                        // timed kinds: position in the timer heap
   uint32_t dependents;  // waiters that are live handles (upstream cancel rule)
   uint32_t created_ms;  // coarse clock, for ages (wraps after 49 days)
-  Value result;         // the value, or the failure (any value)
-  Value fn;             // callback: then/catch/finally f, bracket use, timer fn or value
-  Value data;           // input(s): a handle, or a list of handles
+  Value result;         // once settled: the value, or the failure (any value)
+  Handle* follows;      // a callback returned this running handle: settle as it does
   Waiter* waiters;
   Value on_cancel;      // functions to call on cancellation, in order
   Handle* scope;        // the scope this handle belongs to, if any
@@ -87,38 +166,46 @@ struct Handle {
   Handle* live_next;
   Handle* sib_prev;     // siblings within the owning scope
   Handle* sib_next;
-  void* ext;            // per kind: result slots (all, any, all-settled),
-                        // PmapState, BracketState, a scope's first child
   const Proto* src_proto;  // where it was created (for errors and aio/dump)
   const uint32_t* src_pc;
+  union {  // the member named after the kind (kind_ops() says which)
+    StepState step;
+    MultiState multi;
+    TimerState timer;
+    ScopeState scope;
+    BracketState* bracket;
+    PmapState* pmap;
+    NativeState native;
+    IoOps io;
+  } k;
 };
+
+// Every pending handle costs this much of the heap (the collector rounds to
+// 16 bytes): keep it there.
+static_assert(sizeof(Handle) <= 160, "a handle grew: keep kinds' state small or out of line");
 
 inline uint32_t handle_id(const Handle* h) { return h->h.extra; }
 inline bool is_timed(Kind k) {
   return k == Kind::Sleep || k == Kind::Schedule || k == Kind::Interval || k == Kind::Within;
 }
-inline Handle*& first_child(Handle* scope) { return reinterpret_cast<Handle*&>(scope->ext); }
-// Native: C++ code told when a handle settles. ctx may be cleared (set to
-// nullptr) by its owner to stop the callback, e.g. when a stream is gone.
-struct NativeWatch {
-  void (*fn)(void* ctx, Handle* settled);
-  void* ctx;
+
+// How each kind reacts (combinators.cpp, timers.cpp): one entry per Kind.
+struct KindOps {
+  const char* name;
+  // An input settled (index: which input; 1 is a followed handle for the
+  // kinds that adopt a callback's result).
+  void (*input_settled)(VM& vm, Handle* h, uint32_t index, Handle* in);
+  // Cancellation was requested: true when the handle settles later
+  // (after a cleanup runs), false to settle it cancelled now.
+  bool (*cancel_requested)(VM& vm, Handle* h);
+  // The handles it waits on, for upstream cancellation (may be null).
+  void (*for_each_input)(Handle* h, void (*fn)(Handle* in, void* ctx), void* ctx);
 };
+const KindOps& kind_ops(Kind k);
+
 // Calls fn(ctx, in) once `in` settles (at once if it already has). The
 // returned handle owns the watch: clear watch->ctx to detach.
 Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeWatch** watch_out);
-
-// Io: how to abort the operation when the handle is cancelled.
-struct IoOps {
-  void (*cancel)(void* ctx);
-  void* ctx;
-};
-
-// Bracket: the release function (what `use` and `acquire` need lives in
-// fn / data / result).
-struct BracketState {
-  Value release;
-};
 
 inline bool settled(const Handle* h) { return h->state >= State::Completed; }
 
@@ -163,6 +250,8 @@ enum class JobKind : uint8_t {
 };
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind);
 bool have_jobs();
+// True while a job runs: the driver (loop.h) cannot be started from one.
+bool in_job();
 // For the Lisp drain: runs the next job (as a tail call through the VM's
 // job trampoline, which reports to job_done), or returns false if none.
 Value run_next_job(VM& vm);
@@ -178,10 +267,7 @@ void set_current_scope(Handle* s);
 void scope_result(VM& vm, Handle* scope, Value r);
 
 // ---- bookkeeping ------------------------------------------------------------------
-struct Counts {
-  uint64_t created, completed, failed, cancelled;
-  uint64_t pending;  // unsettled now
-};
+using Counts = HandleCounts;  // (core/runtime.h)
 const Counts& counts();
 Handle* live_handles();  // the first unsettled handle (iterate live_next)
 // Prints failures nobody handled (at exit). Returns how many.

@@ -2,111 +2,126 @@
 #include "aio/loop.h"
 
 #include <cstdio>
+#include <vector>
 
 #include "aio/clock.h"
+#include "core/runtime.h"
 #include "core/vm.h"
 
 namespace valk::aio {
 
 namespace {
 
-uv_loop_t g_loop;
-uv_timer_t g_master;  // armed for the earliest timer deadline (real time)
-bool g_started = false;
-bool g_stop = false;
-LoopStats g_stats{};
+// This file's part of the runtime (core/runtime.h).
+LoopState& L() { return rt().loop; }
 
-void on_master(uv_timer_t*) {}  // waking the loop is all it is for
+// Waking the loop is all the master timer is for. libuv runs due timers at
+// the start of an iteration, before it polls: a wake-up spent there would
+// leave uv_run blocked in epoll with the timer heap due. uv_stop makes that
+// iteration poll without blocking.
+void on_master(uv_timer_t*) { uv_stop(&L().loop); }
 
 // The master timer counts as loop work only while armed, so that
 // uv_loop_alive() means "real I/O is pending" and uv_run blocks on it.
 void disarm_master() {
-  uv_timer_stop(&g_master);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&g_master));
+  uv_timer_stop(&L().master);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&L().master));
 }
 void arm_master() {
   int64_t d = next_deadline();
   if (d < 0 || virtual_time()) return;
+  uv_update_time(&L().loop);  // the timer counts from now, not the last iteration
   int64_t wait_us = d - now_us();
   uint64_t ms = wait_us <= 0 ? 0 : uint64_t((wait_us + 999) / 1000);
-  uv_ref(reinterpret_cast<uv_handle_t*>(&g_master));
-  uv_timer_start(&g_master, on_master, ms, 0);
+  uv_ref(reinterpret_cast<uv_handle_t*>(&L().master));
+  uv_timer_start(&L().master, on_master, ms, 0);
+}
+
+bool poll_round(VM& vm, bool for_run) {
+  for (auto fn : L().before_poll) fn();
+  if (for_run && L().stop) return false;
+  if (have_jobs()) {
+    // Queued by a before-poll hook: let ready I/O in, then run them.
+    uv_run(&L().loop, UV_RUN_NOWAIT);
+    return true;
+  }
+  if (fire_due(vm) > 0) return true;
+  disarm_master();
+  bool io = uv_loop_alive(&L().loop) != 0;
+  int64_t next = next_deadline();
+  if (!io && next < 0) return false;
+  if (virtual_time()) {
+    // Let I/O that is ready run; if nothing else is ready, time jumps to
+    // the next timer instead of waiting for it.
+    if (io) {
+      L().polling = true;
+      uv_run(&L().loop, next >= 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+      L().polling = false;
+    }
+    if (!have_jobs() && next >= 0) advance_virtual(next);
+    return true;
+  }
+  arm_master();
+  // What the program printed appears before the loop waits, even when
+  // stdout is a pipe (a server's log, for instance).
+  fflush(stdout);
+  if (L().woke_us >= 0) L().stats.busy_us += now_us() - L().woke_us;
+  L().polling = true;
+  uv_run(&L().loop, UV_RUN_ONCE);
+  L().polling = false;
+  L().woke_us = now_us();
+  return true;
 }
 
 }  // namespace
 
-uv_loop_t* loop() { return &g_loop; }
-bool started() { return g_started; }
+uv_loop_t* loop() { return &L().loop; }
+bool started() { return L().started; }
+
+// A fresh runtime (reset_runtime): close the loop's timer and the loop.
+void close_loop(Runtime& old) {
+  LoopState& l = old.loop;
+  if (!l.started) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&l.master), nullptr);
+  for (int i = 0; i < 100 && uv_loop_close(&l.loop) == UV_EBUSY; ++i) uv_run(&l.loop, UV_RUN_NOWAIT);
+  l.started = false;
+}
 
 void start(VM& vm) {
-  if (g_started) return;
-  uv_loop_init(&g_loop);
-  uv_timer_init(&g_loop, &g_master);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&g_master));  // timers count as work by themselves
-  g_started = true;
+  if (L().started) return;
+  add_runtime_teardown(close_loop);
+  uv_loop_init(&L().loop);
+  uv_timer_init(&L().loop, &L().master);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&L().master));  // timers count as work by themselves
+  L().started = true;
+  L().woke_us = now_us();
 }
 
-void drain(VM& vm) {
-  static Value fn = intern("%aio-drain");
-  while (have_jobs()) {
-    Value arg = kNil;
-    vm.call(as_symbol(fn)->global, &arg, 1);
-  }
-}
-
-bool step(VM& vm, bool may_block) {
+bool poll(VM& vm, bool for_run) {
   start(vm);
-  int64_t t0 = now_us();
-  ++g_stats.iterations;
-  drain(vm);
-  if (fire_due(vm) > 0) {
-    drain(vm);
-    g_stats.busy_us += now_us() - t0;
-    return true;
-  }
-  disarm_master();
-  bool io = uv_loop_alive(&g_loop) != 0;
-  int64_t next = next_deadline();
-  if (!io && next < 0) return have_jobs();
-  if (virtual_time()) {
-    // Let I/O that is ready run; if nothing else is ready, time jumps to
-    // the next timer instead of waiting for it.
-    if (io) uv_run(&g_loop, next >= 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
-    if (!have_jobs() && next >= 0) advance_virtual(next);
-  } else {
-    arm_master();
-    g_stats.busy_us += now_us() - t0;
-    // What the program printed appears before the loop waits, even when
-    // stdout is a pipe (a server's log, for instance).
-    if (may_block) fflush(stdout);
-    uv_run(&g_loop, may_block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
-    return true;
-  }
-  g_stats.busy_us += now_us() - t0;
-  return true;
+  ++L().stats.iterations;
+  return poll_round(vm, for_run);
 }
 
-void run(VM& vm) {
-  if (g_stop) return;  // stopped for good (aio/stop): nothing runs the loop again
-  while (!g_stop && step(vm, true)) {
-  }
-  drain(vm);
+void wake() {
+  if (L().polling) uv_stop(&L().loop);
 }
 
-bool run_until(VM& vm, Handle* h) {
-  while (!settled(h)) {
-    if (!step(vm, true)) return settled(h);
-  }
-  return true;
+void add_before_poll(void (*fn)()) {
+  for (auto f : L().before_poll)
+    if (f == fn) return;
+  L().before_poll.push_back(fn);
 }
 
 Handle* stop(VM& vm) {
-  g_stop = true;
+  L().stop = true;
   Handle* done = new_handle(vm, Kind::External);
   // Nothing is left running: every unsettled handle is cancelled.
   for (;;) {
     Handle* h = live_handles();
-    while (h && (h == done || settled(h))) h = h->live_next;
+    // (A handle already cancelling, a finally or bracket waiting for its
+    // cleanup, settles once that has run: cancelling it again does nothing.)
+    while (h && (h == done || settled(h) || (h->flags & kCancelling))) h = h->live_next;
     if (!h) break;
     cancel(h);
   }
@@ -114,9 +129,9 @@ Handle* stop(VM& vm) {
   return done;
 }
 
-bool stop_requested() { return g_stop; }
-void clear_stop() { g_stop = false; }
+bool stop_requested() { return L().stop; }
+void clear_stop() { L().stop = false; }
 
-const LoopStats& loop_stats() { return g_stats; }
+const LoopStats& loop_stats() { return L().stats; }
 
 }  // namespace valk::aio

@@ -560,6 +560,10 @@ Standard* make_standard(Registry& r) {
                 "Times the server stopped reading a connection over its output watermark."),
       r.counter("valk_server_tls_handshake_failures_total",
                 "TLS handshakes that failed or timed out."),
+      r.counter_family("valk_server_io_errors_total",
+                       "Server connections closed by a failed I/O call, by operation "
+                       "(read, write, tls_write, read_start, accept).",
+                       {"op"}),
       r.counter("valk_client_requests_total", "HTTP client requests started."),
       r.counter_family("valk_client_errors_total", "HTTP client requests failed, by kind.",
                        {"kind"}),
@@ -574,6 +578,10 @@ Standard* make_standard(Registry& r) {
                    [] { return double(GC_get_heap_size()); });
   r.callback_counter("valk_gc_collections_total", "Garbage collections since start.",
                      [] { return double(GC_get_gc_no()); });
+  // Symbols are never freed: a count that keeps growing means a program
+  // turns input into keywords.
+  r.callback_gauge("valk_symbols_interned", "Symbols and keywords interned (never freed).",
+                   [] { return double(symbol_count()); });
   return s;
 }
 

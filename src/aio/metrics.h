@@ -1,4 +1,4 @@
-// The metrics registry (SPEC 2.7): counters, gauges and histograms that the
+// The metrics registry (docs/async.md#metrics): counters, gauges and histograms that the
 // async runtime and the HTTP server and client update, exported as a plist
 // (aio/metrics), JSON (aio/metrics-json) and the Prometheus text format
 // (aio/metrics-prometheus).
@@ -228,6 +228,7 @@ struct Standard {
   Counter& server_bytes_out;             // valk_server_bytes_out_total
   Counter& server_backpressure_pauses;   // valk_server_backpressure_pauses_total
   Counter& server_tls_handshake_failures;  // valk_server_tls_handshake_failures_total
+  Family<Counter>& server_io_errors;     // valk_server_io_errors_total{op}
   // HTTP client
   Counter& client_requests;              // valk_client_requests_total
   Family<Counter>& client_errors;        // valk_client_errors_total{kind}

@@ -1,4 +1,4 @@
-// valk: run a program, evaluate an expression, or start the REPL (SPEC 1.6).
+// valk: run a program, evaluate an expression, or start the REPL (docs/language.md#the-command-line).
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -43,15 +43,31 @@ void report(const valk::Value err) {
     fprintf(stderr, "%s\n", msg.c_str());
 }
 
-// The end of a program: pending async work runs to completion (SPEC 2.1),
-// then failures nobody handled are reported.
+// The end of a program that ran to its last form: pending async work runs to
+// completion (the loop's driver, as (aio/run) would), then failures nobody
+// handled are reported. After aio/stop, servers are not waited for.
 int finish(valk::VM& vm, int status) {
-  // (After aio/stop the program asked to end: servers are not waited for.)
-  if (valk::aio::started() && !valk::aio::stop_requested()) valk::aio::run(vm);
+  if (valk::aio::started() && !valk::aio::stop_requested()) {
+    valk::Value r = vm.call(valk::as_symbol(valk::intern("aio/run"))->global, nullptr, 0);
+    if (valk::is_error(r)) {
+      report(r);
+      status = 1;
+    }
+  }
   fflush(stdout);
   valk::aio::report_unhandled();
   if (vm.exit_requested) return vm.exit_code;
   return status;
+}
+
+// A top-level error ends the program at once, exit status 1, whatever is
+// still live: servers and pending work are abandoned (the process exits, so
+// the kernel closes their sockets), unhandled failures are still reported.
+int fail(valk::VM& vm, valk::Value err) {
+  report(err);
+  valk::aio::report_unhandled();
+  fflush(stdout);
+  return vm.exit_requested ? vm.exit_code : 1;
 }
 
 }  // namespace
@@ -117,10 +133,7 @@ int main(int argc, char** argv) {
   if (!exprs.empty()) {
     for (auto& e : exprs) {
       valk::Value r = vm.eval_source(e, valk::intern_filename("<-e>"));
-      if (valk::is_error(r)) {
-        report(r);
-        return finish(vm, 1);
-      }
+      if (valk::is_error(r)) return fail(vm, r);
       std::string out = valk::repr_string(r);
       printf("%s\n", out.c_str());
     }
@@ -128,10 +141,7 @@ int main(int argc, char** argv) {
   }
   if (!file.empty()) {
     valk::Value r = vm.run_file(file);
-    if (valk::is_error(r)) {
-      report(r);
-      return finish(vm, 1);
-    }
+    if (valk::is_error(r)) return fail(vm, r);
     return finish(vm, 0);
   }
   return finish(vm, valk::run_repl(vm));

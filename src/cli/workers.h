@@ -1,4 +1,4 @@
-// valk --workers N FILE (SPEC 3.4): N worker processes, each with its own
+// valk --workers N FILE (docs/http-server.md#multi-core-and-scaling-out): N worker processes, each with its own
 // interpreter, sharing listening ports with SO_REUSEPORT.
 #pragma once
 

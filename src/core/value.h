@@ -180,7 +180,7 @@ inline bool is_function(Value v) {
          t == Type::Continuation;
 }
 
-// Falsy: false, nil, 0 and 0.0 (SPEC 1.2).
+// Falsy: false, nil, 0 and 0.0 (docs/language.md#values).
 inline bool truthy(Value v) {
   if (v == kFalse || v == kNil) return false;
   if (is_fix(v)) return v != make_fix(0);
@@ -212,6 +212,9 @@ Value make_error(Value message);
 Value make_error(std::string_view message);
 Value make_errorf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 Value intern(std::string_view name);
+// Symbols and keywords interned so far (they live for good).
+size_t symbol_count();
+void for_each_symbol(void (*fn)(Value sym, void* ctx), void* ctx);
 Value make_builtin(const char* name, BuiltinFn fn, int min_args, int max_args,
                    uint16_t intrinsic = 0);
 Value make_opaque(const OpaqueClass* cls, void* payload);
@@ -240,7 +243,7 @@ Value plist_lookup(Value plist, Value key);
 // The keyword / type name a value reports to `type` and in error messages.
 const char* type_name(Value v);
 
-// Structural equality (SPEC 1.2): lists element-wise ignoring {} vs (),
+// Structural equality (docs/language.md#values): lists element-wise ignoring {} vs (),
 // numbers by value across int/float. bool_as_int: true equals 1 and false
 // equals 0 (the == builtin, for upstream programs that used 1/0).
 bool values_equal(Value a, Value b, bool bool_as_int = false);

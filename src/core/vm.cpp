@@ -28,6 +28,7 @@
 #include "core/printer.h"
 #include "core/proto.h"
 #include "core/reader.h"
+#include "core/runtime.h"
 #include "core/source_file.h"
 #include "lib/builtins.h"
 
@@ -40,7 +41,6 @@ std::vector<VM*>& all_vms() {
   static auto* v = new std::vector<VM*>;
   return *v;
 }
-VM* g_vm = nullptr;
 GC_push_other_roots_proc g_prev_push = nullptr;
 
 // Only the live part of the VM stacks is a root: slots above sp may hold
@@ -121,7 +121,7 @@ Value global_shorthand(const Symbol* s) {
 
 }  // namespace
 
-VM& current_vm() { return *g_vm; }
+VM& current_vm() { return *rt().vm; }
 
 VM::VM() {
   static bool gc_ready = false;
@@ -136,7 +136,7 @@ VM::VM() {
     GC_set_push_other_roots(push_vm_roots);
     gc_ready = true;
   }
-  g_vm = this;
+  rt().vm = this;
   all_vms().push_back(this);
   stack_cap = 1 << 16;
   stack = static_cast<Value*>(malloc(stack_cap * sizeof(Value)));
@@ -162,6 +162,12 @@ VM::VM() {
     g_job_tramp[1] = make_closure_of(j1, nullptr);
   }
 
+  load_library();
+}
+
+// The builtins and the standard library written in Valkyria, defined anew
+// (a new VM, or a fresh runtime: reset_runtime).
+void VM::load_library() {
   open_all(*this);
 
   struct {
@@ -194,7 +200,7 @@ VM::VM() {
 VM::~VM() {
   auto& v = all_vms();
   v.erase(std::find(v.begin(), v.end(), this));
-  if (g_vm == this) g_vm = v.empty() ? nullptr : v.back();
+  if (rt().vm == this) rt().vm = v.empty() ? nullptr : v.back();
   free(stack);
   free(frames);
 }
@@ -225,6 +231,7 @@ void VM::grow_frames() {
 Value VM::tail_call(Value fn, Value arglist) {
   pending_fn = fn;
   pending_args = arglist;
+  has_pending = true;  // (fn may be nil: calling it is the program's error)
   return kUnbound;
 }
 
@@ -358,6 +365,16 @@ Value VM::execute(size_t stop_depth) {
     sp = size_t(top - stack);   \
   } while (0)
 #define NEXT goto* dispatch[*pc++]
+#ifdef VALK_STEP_LIMIT  // code only jumps forward: counting calls bounds a run
+#define COUNT_STEP(callee, is_tail)                    \
+  if (step_limit && ++steps > step_limit) {            \
+    f = size_t((callee) - stack);                      \
+    tail = is_tail;                                    \
+    goto step_limit_hit;                               \
+  }
+#else
+#define COUNT_STEP(callee, is_tail)
+#endif
 
   size_t saved_exec_base = exec_base;
   exec_base = stop_depth;
@@ -515,6 +532,7 @@ L_TRYCALL: {
 L_CALL: {
   n = int(*pc++);
   Value* fp = top - n - 1;
+  COUNT_STEP(fp, false);
   Value fn = *fp;
   // Fast path: a stack-mode closure called with exactly its arity.
   if (has_type(fn, Type::Closure)) {
@@ -562,6 +580,7 @@ L_CALL: {
 L_TAILCALL: {
   n = int(*pc++);
   Value* fp = top - n - 1;
+  COUNT_STEP(fp, true);
   Value fn = *fp;
   if (has_type(fn, Type::Closure)) {
     Proto* p = as_closure(fn)->proto;
@@ -605,7 +624,7 @@ L_RETURN:
   goto do_return;
 L_CLOSURE: {
   sp = size_t(top - stack);  // the collector must see the operand stack
-  auto* c = static_cast<Closure*>(GC_MALLOC(sizeof(Closure)));
+  auto* c = static_cast<Closure*>(gc_alloc(sizeof(Closure)));
   c->h = {Type::Closure, 0, 0, 0};
   c->proto = as_proto(K[*pc++]);
   c->env = fr->env;
@@ -660,12 +679,12 @@ L_SHIFT: {
   Value fbody = top[-1];
   size_t seg_lo = frames[m + 1].base - 1;
   size_t seg_hi = size_t(top - stack) - 1;  // excludes fbody
-  auto* k = static_cast<Continuation*>(GC_MALLOC(sizeof(Continuation)));
+  auto* k = static_cast<Continuation*>(gc_alloc(sizeof(Continuation)));
   k->h = {Type::Continuation, 0, 0, 0};
   k->nframes = uint32_t(nframes - (m + 1));
   k->nvals = uint32_t(seg_hi - seg_lo);
-  k->frames = static_cast<Frame*>(GC_MALLOC(sizeof(Frame) * k->nframes));
-  k->vals = static_cast<Value*>(GC_MALLOC(sizeof(Value) * (k->nvals + 1)));
+  k->frames = static_cast<Frame*>(gc_alloc(sizeof(Frame) * k->nframes));
+  k->vals = static_cast<Value*>(gc_alloc(sizeof(Value) * (k->nvals + 1)));
   for (uint32_t i = 0; i < k->nframes; ++i) {
     k->frames[i] = frames[m + 1 + i];
     k->frames[i].base -= uint32_t(seg_lo);
@@ -853,6 +872,7 @@ L_EQV: {
 // On entry: stack[f] is the callee, stack[f+1 .. f+n] the arguments, top
 // just above them; `tail` says whether the current frame is replaced.
 do_call : {
+  COUNT_STEP(stack + f, tail);
   // Paths below may allocate: the collector sees the stack up to sp only.
   sp = size_t(top - stack);
   Value fn = stack[f];
@@ -862,7 +882,7 @@ do_call : {
       Proto* p = as_closure(fn)->proto;
       if (n != p->nparams || p->has_rest) {
         if (n < p->nparams) {  // too few: a partial application
-          auto* part = static_cast<Partial*>(GC_MALLOC(sizeof(Partial) + sizeof(Value) * size_t(n)));
+          auto* part = static_cast<Partial*>(gc_alloc(sizeof(Partial) + sizeof(Value) * size_t(n)));
           part->h = {Type::Partial, 0, 0, uint32_t(n)};
           part->fn = fn;
           memcpy(part->args, stack + f + 1, sizeof(Value) * size_t(n));
@@ -908,7 +928,7 @@ do_call : {
       nf.flags = 0;
       for (uint32_t i = uint32_t(n); i < p->nlocals; ++i) b[i] = kUnbound;
       if (p->env_mode) {
-        auto* e = static_cast<Env*>(GC_MALLOC(sizeof(Env) + sizeof(Value) * p->nlocals));
+        auto* e = static_cast<Env*>(gc_alloc(sizeof(Env) + sizeof(Value) * p->nlocals));
         e->h = {Type::Env, 0, 0, p->nlocals};
         e->parent = as_closure(fn)->env;
         memcpy(e->slots, b, sizeof(Value) * p->nlocals);
@@ -1021,9 +1041,10 @@ after_builtin : {
   Value r = builtin_result;
   // The builtin may have run nested code that grew the stacks.
   LOAD_FRAME();
-  if (r == kUnbound && pending_fn != kNil) {
+  if (r == kUnbound && has_pending) {
     Value pf = pending_fn, pa = pending_args;
     pending_fn = pending_args = kNil;
+    has_pending = false;
     size_t cnt = list_length(pa);
     size_t need = f + cnt + 16;
     if (need > stack_cap) grow_stack(need);
@@ -1039,6 +1060,14 @@ after_builtin : {
   result = r;
   goto deliver_pre;
 }
+
+#ifdef VALK_STEP_LIMIT
+step_limit_hit:
+  SAVE();
+  result = make_error("step limit exceeded");
+  locate(result);
+  goto deliver_pre;
+#endif
 
 // A call finished without entering a frame: the result replaces the
 // callee slot, or returns from the current frame for a tail call.
@@ -1066,6 +1095,7 @@ do_return : {
 #undef LOAD_FRAME
 #undef SAVE
 #undef NEXT
+#undef COUNT_STEP
 }
 
 }  // namespace valk

@@ -37,6 +37,9 @@ struct VM {
   Value eval_source(std::string_view src, const char* file);
   Value eval_form(Value form);
   Value run_file(const std::string& path);
+  // Defines the builtins and loads the standard library (the constructor
+  // does; reset_runtime does again).
+  void load_library();
 
   // For builtins that need Lisp code run (apply, eval, load): record the call
   // and return the value this returns; the VM then performs the call in the
@@ -67,10 +70,16 @@ struct VM {
   size_t nframes = 0;
   size_t max_depth;     // frames; past it a call yields an error value
   size_t exec_base = 0; // frames below belong to outer runs of execute()
+#ifdef VALK_STEP_LIMIT
+  // Fuzzing builds only: past step_limit calls (0: none) every call yields
+  // the error "step limit exceeded", so any program ends.
+  uint64_t steps = 0, step_limit = 0;
+#endif
 
   int exit_code = 0;
   bool exit_requested = false;  // (shutdown n) / (exit n): finish and exit
-  Value pending_fn = kNil;
+  Value pending_fn = kNil;  // a builtin's tail call (tail_call), when has_pending
+  bool has_pending = false;
   Value pending_args = kNil;
   std::string current_file;  // the file being loaded, for relative load
 

@@ -16,20 +16,17 @@
 #include "aio/loop.h"
 #include "http/curl_lib.h"
 #include "aio/metrics.h"
+#include "core/gc.h"
+#include "core/runtime.h"
 #include "core/vm.h"
 
 namespace valk::http {
 
-namespace {
-
-metrics::Standard& M() { return metrics::standard(); }
-
-// One transfer. Uncollectable GC memory: curl holds a pointer to it, and it
-// holds the handle the program waits on.
+// One transfer (in valk::http: the runtime state names it). Pinned memory:
+// curl holds a pointer to it, and it holds the handle the program waits on.
 struct Transfer {
   CURL* easy = nullptr;
   aio::Handle* handle = nullptr;
-  aio::IoOps ops{};
   std::string url;
   std::string request_body;
   curl_slist* request_headers = nullptr;
@@ -41,15 +38,19 @@ struct Transfer {
   std::string origin;    // scheme://host:port, to tell whether a connection may be shared
 };
 
+namespace {
+
+// This file's part of the runtime (core/runtime.h).
+ClientState& C() { return rt().client; }
+CURLM* multi() { return static_cast<CURLM*>(C().multi); }
+
+metrics::Standard& M() { return metrics::standard(); }
+
 struct SocketWatch {
   uv_poll_t poll;
   curl_socket_t fd;
 };
 
-CURLM* g_multi = nullptr;
-std::unordered_set<Transfer*> g_live;  // transfers in flight
-uv_timer_t g_timer;
-int64_t g_open_sockets = 0;
 
 void check_done();
 
@@ -62,7 +63,7 @@ void on_poll(uv_poll_t* req, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
-  curl::multi_socket_action(g_multi, w->fd, flags, &running);
+  curl::multi_socket_action(multi(), w->fd, flags, &running);
   check_done();
 }
 
@@ -73,7 +74,7 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
       uv_poll_stop(&w->poll);
       uv_close(reinterpret_cast<uv_handle_t*>(&w->poll),
                [](uv_handle_t* h) { delete static_cast<SocketWatch*>(h->data); });
-      curl::multi_assign(g_multi, s, nullptr);
+      curl::multi_assign(multi(), s, nullptr);
     }
     return 0;
   }
@@ -82,10 +83,10 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
     w->fd = s;
     uv_poll_init_socket(aio::loop(), &w->poll, s);
     // curl's sockets (pooled connections too) do not by themselves keep
-    // the program running: transfers in flight do, through g_kick.
+    // the program running: transfers in flight do, through C().kick.
     uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
     w->poll.data = w;
-    curl::multi_assign(g_multi, s, w);
+    curl::multi_assign(multi(), s, w);
   }
   int events = 0;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
@@ -98,59 +99,69 @@ int on_socket(CURL*, curl_socket_t s, int what, void*, void* socketp) {
 // shares a connection unserviced until other traffic arrives (up to its
 // 10 s internal timeout). While transfers are in flight, a light timer
 // lets curl look at all of them every 25 ms.
-uv_timer_t g_kick;
 void on_kick(uv_timer_t*) {
-  if (g_live.empty()) {
-    uv_timer_stop(&g_kick);
+  if (C().live.empty()) {
+    uv_timer_stop(&C().kick);
     return;
   }
   int running = 0;
-  curl::multi_socket_all(g_multi, &running);
+  curl::multi_socket_all(multi(), &running);
   check_done();
 }
 
 void on_uv_timer(uv_timer_t*) {
   int running = 0;
-  curl::multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  curl::multi_socket_action(multi(), CURL_SOCKET_TIMEOUT, 0, &running);
   check_done();
 }
 
 int on_curl_timer(CURLM*, long timeout_ms, void*) {
   if (timeout_ms < 0)
-    uv_timer_stop(&g_timer);
+    uv_timer_stop(&C().timer);
   else
-    uv_timer_start(&g_timer, on_uv_timer, uint64_t(timeout_ms), 0);
+    uv_timer_start(&C().timer, on_uv_timer, uint64_t(timeout_ms), 0);
   return 0;
 }
 
 // Open sockets, for the pooled-connections gauge.
 curl_socket_t on_open_socket(void*, curlsocktype, curl_sockaddr* a) {
   curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-  if (fd != CURL_SOCKET_BAD) M().client_connections_pooled.set(++g_open_sockets);
+  if (fd != CURL_SOCKET_BAD) M().client_connections_pooled.set(++C().open_sockets);
   return fd;
 }
 int on_close_socket(void*, curl_socket_t fd) {
-  M().client_connections_pooled.set(--g_open_sockets);
+  M().client_connections_pooled.set(--C().open_sockets);
   return close(fd);
 }
 
+// A fresh runtime (reset_runtime): curl's timers close with the old loop.
+// (Only done with no transfer in flight; pooled connections are dropped.)
+void close_client(Runtime& old) {
+  ClientState& c = old.client;
+  if (!c.multi) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.kick), nullptr);
+  c.multi = nullptr;  // (curl's own sockets go with the process)
+}
+
 bool init_multi(VM& vm, std::string& err) {
-  if (g_multi) return true;
+  if (C().multi) return true;
+  add_runtime_teardown(close_client);
   if (!curl::load(err)) return false;
   aio::start(vm);
   curl::global_init(CURL_GLOBAL_DEFAULT);
-  g_multi = curl::multi_init();
-  curl::multi_setopt(g_multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl::multi_setopt(g_multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  C().multi = curl::multi_init();
+  curl::multi_setopt(multi(), CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl::multi_setopt(multi(), CURLMOPT_TIMERFUNCTION, on_curl_timer);
   // One multiplexed connection per origin when it speaks HTTP/2, a bounded
   // pool otherwise.
-  curl::multi_setopt(g_multi, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
-  curl::multi_setopt(g_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
-  curl::multi_setopt(g_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
-  curl::multi_setopt(g_multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
-  uv_timer_init(aio::loop(), &g_timer);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&g_timer));  // (see on_socket)
-  uv_timer_init(aio::loop(), &g_kick);
+  curl::multi_setopt(multi(), CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  curl::multi_setopt(multi(), CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+  curl::multi_setopt(multi(), CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+  curl::multi_setopt(multi(), CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+  uv_timer_init(aio::loop(), &C().timer);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&C().timer));  // (see on_socket)
+  uv_timer_init(aio::loop(), &C().kick);
   return true;
 }
 
@@ -180,13 +191,12 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
 }
 
 void finish(Transfer* t) {
-  g_live.erase(t);
-  t->handle->ext = nullptr;  // the ops live in the transfer
-  curl::multi_remove_handle(g_multi, t->easy);
+  C().live.erase(t);
+  t->handle->k.io = {nullptr, nullptr};  // nothing left to abort
+  curl::multi_remove_handle(multi(), t->easy);
   curl::easy_cleanup(t->easy);
   curl::slist_free_all(t->request_headers);
-  t->~Transfer();
-  GC_FREE(t);
+  gc_delete_pinned(t);
 }
 
 // Cancelled: the transfer is aborted from inside curl (its progress
@@ -201,7 +211,7 @@ void abort_transfer(void* ctx) {
   // transfer to the same origin is in flight, closing the connection tells
   // the server at once.
   bool shared = false;
-  for (Transfer* o : g_live)
+  for (Transfer* o : C().live)
     if (o != t && !o->aborted && o->origin == t->origin) shared = true;
   if (!shared) curl::easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
   // Pausing and resuming makes curl run the transfer now, so its progress
@@ -209,7 +219,7 @@ void abort_transfer(void* ctx) {
   curl::easy_pause(t->easy, CURLPAUSE_ALL);
   curl::easy_pause(t->easy, CURLPAUSE_CONT);
   int running = 0;
-  curl::multi_socket_action(g_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  curl::multi_socket_action(multi(), CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
 int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -265,7 +275,7 @@ void complete_transfer(Transfer* t, CURLcode code) {
   M().client_bytes_in.add(uint64_t(down));
   M().client_bytes_out.add(uint64_t(up));
   M().client_request_duration.observe_ns(uv_hrtime() - t->start_ns);
-  static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;
+  h->k.io.cancel = nullptr;
   if (code != CURLE_OK) {
     const char* kind = error_kind(code);
     M().client_errors.get({kind}).inc();
@@ -309,13 +319,12 @@ void complete_transfer(Transfer* t, CURLcode code) {
 void check_done() {
   CURLMsg* msg;
   int left;
-  while ((msg = curl::multi_info_read(g_multi, &left))) {
+  while ((msg = curl::multi_info_read(multi(), &left))) {
     if (msg->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
     curl::easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (t) complete_transfer(t, msg->data.result);
   }
-  aio::drain(current_vm());
 }
 
 }  // namespace
@@ -324,8 +333,7 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
   std::string load_error;
   if (!init_multi(vm, load_error)) return aio::fail(vm, make_error("fetch " + req.url + ": " + load_error));
   aio::Handle* h = aio::new_handle(vm, aio::Kind::Io, aio::State::Running);
-  void* mem = GC_MALLOC_UNCOLLECTABLE(sizeof(Transfer));
-  auto* t = new (mem) Transfer();
+  auto* t = gc_new_pinned<Transfer>();
   t->handle = h;
   t->url = req.url;
   {
@@ -334,8 +342,7 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
                                                       : req.url.find('/', scheme_end + 3);
     t->origin = req.url.substr(0, host_end);
   }
-  t->ops = {abort_transfer, t};
-  h->ext = &t->ops;
+  h->k.io = {abort_transfer, t};
   t->start_ns = uv_hrtime();
   M().client_requests.inc();
 
@@ -394,11 +401,11 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
     curl::easy_setopt(e, CURLOPT_POSTFIELDS, t->request_body.data());
     curl::easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t->request_body.size()));
   }
-  g_live.insert(t);
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&g_kick))) uv_timer_start(&g_kick, on_kick, 25, 25);
-  CURLMcode rc = curl::multi_add_handle(g_multi, e);
+  C().live.insert(t);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&C().kick))) uv_timer_start(&C().kick, on_kick, 25, 25);
+  CURLMcode rc = curl::multi_add_handle(multi(), e);
   if (rc != CURLM_OK) {
-    static_cast<aio::IoOps*>(h->ext)->cancel = nullptr;
+    h->k.io.cancel = nullptr;
     std::string msg = "fetch " + req.url + ": " + curl::multi_strerror(rc);
     finish(t);
     aio::fail_with(h, make_error(msg));

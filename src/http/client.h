@@ -1,4 +1,4 @@
-// The HTTP client (SPEC 3.2): libcurl's multi-socket interface driven by
+// The HTTP client (docs/http-client.md): libcurl's multi-socket interface driven by
 // our libuv loop. libcurl does TLS verification, ALPN and HTTP/2
 // multiplexing, connection pooling, HTTP/1.1 fallback, redirects and
 // decompression; this file turns transfers into handles.

@@ -1,13 +1,16 @@
 // The HTTP/2 server (see server.h).
 //
-// Memory: Server, Connection and Stream are C++ objects in uncollectable
-// GC memory: libuv and nghttp2 hold pointers to them, and they hold Lisp
-// values (the handler, the handler's handle, the response body) that the
-// collector must see. They are freed explicitly when closed.
+// Memory: Connection and Stream are C++ objects in uncollectable GC memory:
+// libuv and nghttp2 hold pointers to them, and they hold Lisp values (the
+// handler's handle, the response body) that the collector must see. They
+// are freed explicitly when closed. A Server is the Lisp value the program
+// holds, so it is collectable: the live-server list keeps it while it
+// listens or has connections; once stopped its TLS context and nghttp2
+// callbacks are freed, and the collector takes the rest (a finalizer runs
+// its destructor) when the program drops it.
 #include "http/server.h"
 
 #include <arpa/inet.h>
-#include <gc/gc.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -27,32 +31,55 @@
 #include "aio/combinators.h"
 #include "aio/loop.h"
 #include "aio/metrics.h"
+#include "core/gc.h"
 #include "core/printer.h"
+#include "core/runtime.h"
 #include "core/vm.h"
 #include "http/text.h"
 #include "http/tls.h"
 
 namespace valk::http {
 
-namespace {
-
 struct Connection;
+namespace {
 struct Stream;
-
-template <class T, class... A>
-T* gc_new(A&&... a) {
-  void* p = GC_MALLOC_UNCOLLECTABLE(sizeof(T));
-  return new (p) T(std::forward<A>(a)...);
-}
-template <class T>
-void gc_delete(T* p) {
-  p->~T();
-  GC_FREE(p);
-}
-
 }  // namespace
 
+// A connection (in valk::http, not file-local: the runtime state names it).
+struct Connection {
+  Server* srv = nullptr;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int open_handles = 0;
+  SSL* ssl = nullptr;
+  BIO* rbio = nullptr;
+  BIO* wbio = nullptr;
+  bool handshake_done = false;
+  nghttp2_session* session = nullptr;
+  Stream* streams = nullptr;
+  std::vector<Stream*> ready;  // requests complete, to dispatch after the read
+  size_t unsent = 0;           // bytes handed to uv_write, not yet written
+  bool paused = false;
+  bool closing = false;
+  bool got_headers = false;    // the header timeout no longer applies
+  bool goaway_sent = false;
+  bool flush_queued = false;   // in rt().server.to_flush
+  int64_t last_activity_ms = 0;
+  Connection* next = nullptr;
+  Connection* prev = nullptr;
+};
+
 struct Server {
+  ~Server() { release(); }
+  // What OpenSSL and nghttp2 allocated: freed as soon as the server is done.
+  void release() {
+    if (tls) SSL_CTX_free(tls);
+    if (callbacks) nghttp2_session_callbacks_del(callbacks);
+    if (option) nghttp2_option_del(option);
+    tls = nullptr;
+    callbacks = nullptr;
+    option = nullptr;
+  }
   Opaque base;  // a Valkyria value (class "server"); payload = this
   ServerOptions opts;
   Value handler = kNil;
@@ -64,7 +91,8 @@ struct Server {
   uint32_t nconnections = 0;
   uint32_t inflight = 0;
   Connection* connections = nullptr;
-  aio::Handle* stop_handle = nullptr;
+  aio::Handle* stop_handle = nullptr;  // the one handle every server-stop returns
+  bool stopped = false;                 // stop_handle has completed
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_option* option = nullptr;
 };
@@ -112,31 +140,11 @@ struct Stream {
 
 // ---- connections ----------------------------------------------------------------------
 
-struct Connection {
-  Server* srv = nullptr;
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  int open_handles = 0;
-  SSL* ssl = nullptr;
-  BIO* rbio = nullptr;
-  BIO* wbio = nullptr;
-  bool handshake_done = false;
-  nghttp2_session* session = nullptr;
-  Stream* streams = nullptr;
-  std::vector<Stream*> ready;  // requests complete, to dispatch after the read
-  size_t unsent = 0;           // bytes handed to uv_write, not yet written
-  bool paused = false;
-  bool closing = false;
-  bool got_headers = false;    // the header timeout no longer applies
-  bool goaway_sent = false;
-  bool flush_queued = false;   // in g_to_flush
-  int64_t last_activity_ms = 0;
-  Connection* next = nullptr;
-  Connection* prev = nullptr;
-};
 
 void conn_close(Connection* c);
 void conn_flush(Connection* c);
+void io_failed(Connection* c, const char* op);
+void flush_tls(Connection* c);
 void conn_start_reading(Connection* c);
 
 int64_t now_ms() { return aio::now_us() / 1000; }
@@ -155,8 +163,7 @@ void on_written(uv_write_t* req, int status) {
   c->unsent -= w->len;
   free(w);
   if (status < 0) {
-    conn_close(c);
-    aio::drain(current_vm());
+    io_failed(c, "write");
     return;
   }
   // Backpressure: reading resumes once the backlog has drained enough.
@@ -165,6 +172,15 @@ void on_written(uv_write_t* req, int status) {
     conn_flush(c);
   }
   if (c->closing && c->unsent == 0) conn_close(c);
+}
+
+// A failed I/O call closes its connection and is counted: errors are
+// converted here, once, and never dropped (a connection that lost bytes
+// of its frame stream cannot go on).
+void io_failed(Connection* c, const char* op) {
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;  // (writes cancelled by our close)
+  M().server_io_errors.get({op}).inc();
+  conn_close(c);
 }
 
 void write_raw(Connection* c, const char* data, size_t n) {
@@ -179,7 +195,19 @@ void write_raw(Connection* c, const char* data, size_t n) {
   if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, on_written) < 0) {
     c->unsent -= n;
     free(w);
+    io_failed(c, "write");
   }
+}
+
+// Encrypts and sends; false (the connection closed) when OpenSSL fails.
+bool tls_send(Connection* c, const std::string& out) {
+  if (SSL_write(c->ssl, out.data(), int(out.size())) <= 0) {
+    ERR_clear_error();
+    io_failed(c, "tls_write");
+    return false;
+  }
+  flush_tls(c);
+  return true;
 }
 
 // Sends what OpenSSL has encrypted.
@@ -212,21 +240,21 @@ void conn_flush(Connection* c) {
     out.append(reinterpret_cast<const char*>(data), size_t(n));
     if (out.size() >= 65536) {  // hand over in pieces of a useful size
       if (c->ssl) {
-        SSL_write(c->ssl, out.data(), int(out.size()));
-        flush_tls(c);
+        if (!tls_send(c, out)) return;
       } else {
         write_raw(c, out.data(), out.size());
       }
+      if (c->closing && uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
       out.clear();
     }
   }
   if (!out.empty()) {
     if (c->ssl) {
-      SSL_write(c->ssl, out.data(), int(out.size()));
-      flush_tls(c);
+      if (!tls_send(c, out)) return;
     } else {
       write_raw(c, out.data(), out.size());
     }
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
   }
   if (c->paused) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
@@ -368,26 +396,21 @@ void respond_with(Stream* st, Value r) {
 
 void stream_free(Stream* st);
 
-// Responses that become ready while input is being processed are sent in
-// one batch afterwards: one write for many streams, not one each.
-int g_batching = 0;
-std::vector<Connection*> g_to_flush;
+// Responses are produced by handler jobs, which the loop's driver runs
+// between two polls; they are sent in one batch before the loop polls again
+// (a before-poll hook): one write for many streams, not one each.
 void request_flush(Connection* c) {
-  if (g_batching == 0) {
-    conn_flush(c);
-    return;
-  }
   if (!c->flush_queued) {
     c->flush_queued = true;
-    g_to_flush.push_back(c);
+    rt().server.to_flush.push_back(c);
   }
 }
 
 void flush_batch() {
   std::vector<Connection*> list;
-  list.swap(g_to_flush);
+  list.swap(rt().server.to_flush);
   for (Connection* c : list) {
-    if (!c->flush_queued) continue;  // closed meanwhile
+    if (!c->flush_queued) continue;
     c->flush_queued = false;
     conn_flush(c);
   }
@@ -464,7 +487,7 @@ Stream* stream_of(nghttp2_session* s, int32_t id) {
 int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<Connection*>(user);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  Stream* st = gc_new<Stream>();
+  Stream* st = gc_new_pinned<Stream>();
   st->id = frame->hd.stream_id;
   st->conn = c;
   st->next = c->streams;
@@ -551,7 +574,7 @@ void stream_free(Stream* st) {
   if (st->dispatched) --c->srv->inflight;
   if (st->watch) st->watch->ctx = nullptr;
   if (st->work && !aio::settled(st->work)) aio::cancel(st->work);
-  gc_delete(st);
+  gc_delete_pinned(st);
 }
 
 // ---- reading ---------------------------------------------------------------------------
@@ -597,17 +620,14 @@ bool start_session(Connection* c);
 void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
 void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  ++g_batching;
+  // Only records: complete requests become handler jobs, run by the driver.
   read_input(static_cast<Connection*>(stream->data), stream, nread, buf);
-  // Handlers answer, and cancelled handlers clean up, before the loop waits.
-  aio::drain(current_vm());
-  --g_batching;
-  flush_batch();
 }
 
 void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) {
-    conn_close(c);
+    if (nread == UV_EOF) conn_close(c);  // the peer closed: not an error
+    else io_failed(c, "read");
     return;
   }
   if (nread == 0) return;
@@ -669,7 +689,9 @@ void read_input(Connection* c, uv_stream_t* stream, ssize_t nread, const uv_buf_
 }
 
 void conn_start_reading(Connection* c) {
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  int rv = uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  // (UV_EALREADY: it is reading already, which is what was asked.)
+  if (rv != 0 && rv != UV_EALREADY) io_failed(c, "read_start");
 }
 
 bool start_session(Connection* c) {
@@ -695,14 +717,21 @@ void on_conn_closed(uv_handle_t* h) {
   if (c->prev) c->prev->next = c->next;
   else if (s->connections == c) s->connections = c->next;
   if (c->next) c->next->prev = c->prev;
-  gc_delete(c);
+  gc_delete_pinned(c);
   maybe_finish_stop(s);
 }
 
 void conn_close(Connection* c) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
   c->closing = true;
-  c->flush_queued = false;  // (flush_batch skips it; the entry goes with the batch)
+  if (c->flush_queued) {
+    // Off the flush list now: the connection is freed when its close ends,
+    // which can come before the next flush (a response settled by other
+    // I/O inside the same loop iteration).
+    auto& l = rt().server.to_flush;
+    l.erase(std::remove(l.begin(), l.end(), c), l.end());
+    c->flush_queued = false;
+  }
   while (c->streams) stream_free(c->streams);
   if (c->session) {
     nghttp2_session_del(c->session);
@@ -723,7 +752,6 @@ void conn_close(Connection* c) {
 void conn_timer(Connection* c);
 void on_conn_timer(uv_timer_t* t) {
   conn_timer(static_cast<Connection*>(t->data));
-  aio::drain(current_vm());
 }
 void conn_timer(Connection* c) {
   if (c->closing) return;
@@ -760,7 +788,7 @@ void conn_timer(Connection* c) {
 void on_connection(uv_stream_t* listener, int status) {
   auto* s = static_cast<Server*>(listener->data);
   if (status < 0) return;
-  Connection* c = gc_new<Connection>();
+  Connection* c = gc_new_pinned<Connection>();
   c->srv = s;
   uv_tcp_init(aio::loop(), &c->tcp);
   c->tcp.data = c;
@@ -768,7 +796,7 @@ void on_connection(uv_stream_t* listener, int status) {
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     c->closing = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-      gc_delete(static_cast<Connection*>(h->data));
+      gc_delete_pinned(static_cast<Connection*>(h->data));
     });
     return;
   }
@@ -777,7 +805,7 @@ void on_connection(uv_stream_t* listener, int status) {
     M().server_connections_rejected.inc();
     c->closing = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-      gc_delete(static_cast<Connection*>(h->data));
+      gc_delete_pinned(static_cast<Connection*>(h->data));
     });
     return;
   }
@@ -803,11 +831,24 @@ void on_connection(uv_stream_t* listener, int status) {
   conn_start_reading(c);
 }
 
+// Servers that listen or still have connections: the collector must not
+// take them while libuv and their connections point at them.
+
+void forget_server(Server* s) {
+  for (auto& x : rt().server.live)
+    if (x == s) {
+      x = rt().server.live.back();
+      rt().server.live.pop_back();
+      break;
+    }
+}
+
 void maybe_finish_stop(Server* s) {
-  if (!s->stopping || s->listening || s->connections || !s->stop_handle) return;
-  aio::Handle* h = s->stop_handle;
-  s->stop_handle = nullptr;
-  aio::complete(h, kNil);
+  if (!s->stopping || s->listening || s->connections || s->stopped) return;
+  s->stopped = true;
+  s->release();
+  forget_server(s);
+  if (s->stop_handle) aio::complete(s->stop_handle, kNil);
 }
 
 }  // namespace
@@ -827,15 +868,15 @@ Request* as_request(Value v) { return static_cast<Request*>(reinterpret_cast<Opa
 
 Value listen(VM& vm, const ServerOptions& opts, Value handler) {
   aio::start(vm);
-  Server* s = gc_new<Server>();
+  aio::add_before_poll(flush_batch);
+  Server* s = gc_new_finalized<Server>();
   s->base.h = {Type::Opaque, 0, 0, 0};
   s->base.cls = &kServerClass;
   s->base.payload = s;
   s->opts = opts;
   s->handler = handler;
   auto fail = [&](const std::string& msg) {
-    if (s->tls) SSL_CTX_free(s->tls);
-    gc_delete(s);
+    s->release();
     return make_error("http2/server-listen: " + msg);
   };
   if (opts.tls) {
@@ -865,9 +906,11 @@ Value listen(VM& vm, const ServerOptions& opts, Value handler) {
   }
   uv_tcp_init(aio::loop(), &s->listener);
   s->listener.data = s;
-  uv_tcp_open(&s->listener, fd);
-  int rv = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 1024, on_connection);
+  int rv = uv_tcp_open(&s->listener, fd);
+  if (rv != 0) close(fd);  // not adopted by libuv: still ours to close
+  if (rv == 0) rv = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 1024, on_connection);
   if (rv != 0) {
+    // (The loop's handle list keeps the server alive until the close ends.)
     uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), nullptr);
     return fail("cannot listen on " + opts.host + ":" + std::to_string(opts.port) + ": " +
                 uv_strerror(rv));
@@ -878,6 +921,7 @@ Value listen(VM& vm, const ServerOptions& opts, Value handler) {
   s->port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   s->listening = true;
+  rt().server.live.push_back(s);
 
   nghttp2_session_callbacks_new(&s->callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(s->callbacks, on_begin_headers);
@@ -895,19 +939,15 @@ Value listen(VM& vm, const ServerOptions& opts, Value handler) {
 }
 
 aio::Handle* stop(VM& vm, Server* s) {
+  // Idempotent: every call returns the same handle.
+  if (s->stop_handle) return s->stop_handle;
   aio::Handle* h = aio::new_handle(vm, aio::Kind::External, aio::State::Running);
-  if (s->stopping) {
-    if (s->stop_handle) {
-      // Already stopping: this handle completes together with the first.
-      aio::Handle* first = s->stop_handle;
-      aio::Handle* adopted = aio::adopt(vm, first);
-      return adopted;
-    }
-    aio::complete(h, kNil);
-    return h;
-  }
   s->stopping = true;
   s->stop_handle = h;
+  if (s->stopped || (!s->listening && !s->connections)) {
+    maybe_finish_stop(s);
+    return h;
+  }
   if (s->listening) {
     s->listening = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), [](uv_handle_t* l) {

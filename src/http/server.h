@@ -1,4 +1,4 @@
-// The HTTP/2 server (SPEC 3.1, 3.3): server -> connection -> stream, on
+// The HTTP/2 server (docs/http-server.md, #hardening): server -> connection -> stream, on
 // libuv, with nghttp2 for framing and OpenSSL (memory BIOs) for TLS.
 //
 // Handlers are Lisp functions run as async jobs, so a handler may return a

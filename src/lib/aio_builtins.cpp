@@ -1,4 +1,4 @@
-// The aio/* builtins (SPEC 2). The handle machinery is in src/aio/; what is
+// The aio/* builtins (docs/async.md). The handle machinery is in src/aio/; what is
 // here checks arguments and returns through the job drain when callbacks
 // were queued. Upstream's spellings that pass the system first, such as
 // (aio/sleep sys ms), are accepted: a leading system value is skipped.
@@ -11,6 +11,7 @@
 #include "aio/loop.h"
 #include "core/printer.h"
 #include "core/proto.h"
+#include "core/runtime.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -22,14 +23,13 @@ using namespace aio;
 const OpaqueClass kSystemClass = {"aio-system", [](std::string& out, const Opaque*) {
                                     out += "<aio-system>";
                                   }};
-Value g_system = kNil;
-
 Value system_value() {
-  if (g_system == kNil) {
-    g_system = make_opaque(&kSystemClass, nullptr);
-    define_value("%aio-system", g_system);  // keeps it reachable
+  Value& sys = rt().system;
+  if (sys == kNil) {
+    sys = make_opaque(&kSystemClass, nullptr);
+    define_value("%aio-system", sys);
   }
-  return g_system;
+  return sys;
 }
 }  // namespace
 
@@ -78,7 +78,15 @@ bool wants_argument(Value f) {
   return true;
 }
 
-int64_t ms_arg(Value v) { return is_float(v) ? int64_t(float_val(v)) : int_val(v); }
+// Milliseconds as given: floats are truncated, NaN and negatives are 0, and
+// anything past what the clock can count saturates (timer_start clamps).
+int64_t ms_arg(Value v) {
+  if (!is_float(v)) return int_val(v);
+  double d = float_val(v);
+  if (!(d > 0)) return 0;
+  if (d >= 9.2e18) return INT64_MAX;
+  return int64_t(d);
+}
 
 // ---- runtime ------------------------------------------------------------------------
 
@@ -90,10 +98,24 @@ Value b_start(VM& vm, Value* args, int argc) {
   return hv(pure(vm, system_value()));
 }
 
+// The driver (loop.h) is entered from top-level code only: a job that
+// started it would run other jobs inside itself, out of order.
+Value driver_refused(const char* what) {
+  return make_errorf("%s: cannot run the event loop from inside a callback (a job of the loop); "
+                     "return a handle instead, or use aio/then / aio/await inside async-reset",
+                     what);
+}
+
+Value drive(VM& vm, Value h) {
+  static Value fn = intern("%aio-drive");
+  return vm.tail_call(as_symbol(fn)->global, cons(h, kNil));
+}
+
 Value b_run(VM& vm, Value* args, int argc) {
   SKIP_SYSTEM();
-  run(vm);
-  return kNil;
+  if (in_job()) return driver_refused("aio/run");
+  if (stop_requested()) return kNil;  // stopped for good: nothing runs the loop again
+  return drive(vm, kNil);
 }
 
 Value b_stop(VM& vm, Value* args, int argc) {
@@ -308,21 +330,37 @@ Value b_settled(VM& vm, Value* args, int argc) {
   CHECK_HANDLE("aio/await", 0);
   return make_bool(settled(as_handle(args[0])));
 }
-Value b_outcome(VM& vm, Value* args, int argc) { return outcome(as_handle(args[0])); }
+Value b_outcome(VM& vm, Value* args, int argc) {
+  CHECK_HANDLE("aio/await", 0);
+  return outcome(as_handle(args[0]));
+}
 Value b_in_reset(VM& vm, Value* args, int argc) { return make_bool(vm.in_reset()); }
 
 // At top level: run the loop until the handle settles.
 Value b_block_on(VM& vm, Value* args, int argc) {
-  Handle* h = as_handle(args[0]);
-  mark_handled(h);
-  if (!run_until(vm, h))
-    return make_errorf("aio/await: handle#%llu can never settle: nothing is left to run",
-                       (unsigned long long)handle_id(h));
-  return outcome(h);
+  CHECK_HANDLE("aio/await", 0);
+  if (in_job()) return driver_refused("aio/await");
+  mark_handled(as_handle(args[0]));
+  return drive(vm, args[0]);
+}
+
+// (%aio-poll h): one round of timers and I/O for the driver. True when
+// work may remain; when nothing is left, false for aio/run (h nil) and an
+// error for an awaited handle that can then never settle.
+Value b_poll(VM& vm, Value* args, int argc) {
+  Value h = args[0];
+  if (h != kNil && !is_handle(h)) return need_handle("%aio-poll", 0, args);
+  if (in_job()) return driver_refused("aio/run");
+  if (poll(vm, h == kNil)) return kTrue;
+  if (h == kNil || settled(as_handle(h))) return kFalse;
+  return make_errorf("aio/await: handle#%llu can never settle: nothing is left to run",
+                     (unsigned long long)handle_id(as_handle(h)));
 }
 
 // Inside a reset: (k outcome) once h settles; the reset yields this handle.
 Value b_resume_on(VM& vm, Value* args, int argc) {
+  CHECK_HANDLE("aio/await", 0);
+  CHECK_FN("aio/await", 1);
   return return_draining(vm, hv(resume(vm, as_handle(args[0]), args[1])));
 }
 
@@ -390,6 +428,7 @@ void open_aio(VM& vm) {
   define("%aio-in-reset?", b_in_reset, 0, 0);
   define("%aio-block-on", b_block_on, 1, 1);
   define("%aio-resume-on", b_resume_on, 2, 2);
+  define("%aio-poll", b_poll, 1, 1);
 }
 
 }  // namespace valk

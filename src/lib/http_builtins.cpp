@@ -1,4 +1,4 @@
-// The HTTP/2 server builtins (SPEC 3.1): http2/server-listen, -port, -stop,
+// The HTTP/2 server builtins (docs/http-server.md): http2/server-listen, -port, -stop,
 // http2/response, and the req/* accessors.
 #include <cstdlib>
 #include <cstring>
@@ -185,7 +185,9 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-// (req/query req): {:name "value" ...}; (req/query req "name"): one value.
+// (req/query req): {"name" "value" ...}; (req/query req "name"): one value.
+// Names are strings, never keywords: keywords are interned for good, so a
+// client sending new names would grow the symbol table without bound.
 Value b_query(VM&, Value* args, int argc) {
   REQ("req/query");
   std::string_view q = as_string(r->query)->view();
@@ -208,7 +210,7 @@ Value b_query(VM&, Value* args, int argc) {
       if (name == want) return make_string(value);
       continue;
     }
-    b.push(intern(":" + name));
+    b.push(make_string(name));
     b.push(make_string(value));
   }
   return argc == 2 ? kNil : b.result();

@@ -1,7 +1,7 @@
-// The metrics builtins (SPEC 2.7): the process-wide registry as a plist, as
+// The metrics builtins (docs/async.md#metrics): the process-wide registry as a plist, as
 // JSON text and as Prometheus text. Each takes an optional first argument,
 // ignored: upstream passed its system value, (aio/metrics sys). An error
-// there still travels outward (SPEC 1.3).
+// there still travels outward (docs/language.md#errors-are-values).
 #include "aio/metrics.h"
 #include "aio/runtime_metrics.h"
 #include "lib/builtins.h"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The HTTP/2 server's responses (SPEC 3.1), with curl and nghttp as clients,
+# The HTTP/2 server's responses (docs/http-server.md), with curl and nghttp as clients,
 # over TLS (ALPN h2) and cleartext h2c: every response form (http2/response,
 # a string, a plist, a handle of each, aio/await inside a handler), response
 # headers, request headers/method/scheme/authority/query/body, 10 MB bodies
 # each way, 404/413/500, and an HTTP/1.1 client on both ports.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/lib/common.sh"
 make_cert
 cd "$TMP" || exit 1
 
@@ -136,8 +136,8 @@ for base in "$H2C" "$TLS"; do
   has "$kind req/headers: second header" "$BODY" '{"x-b" "two words"}'
   creq "$base" "/query?name=Ada%20L&x=1&flag"
   has "$kind req/query name" "$BODY" "name=Ada L "
-  has "$kind req/query plist" "$BODY" ':x "1"'
-  has "$kind req/query plist, decoded" "$BODY" ':name "Ada L"'
+  has "$kind req/query plist" "$BODY" '"x" "1"'
+  has "$kind req/query plist, decoded" "$BODY" '"name" "Ada L"'
 
   # -- the same forms with nghttp --
   nreq "$base" /

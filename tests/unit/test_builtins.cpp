@@ -17,7 +17,7 @@ namespace valk {
 namespace {
 
 VM& vm() {
-  static VM* v = new VM;  // never destroyed: builtins hold global state
+  static VM* v = new VM;  // one VM for the binary (a fresh runtime: test_runtime.cpp)
   return *v;
 }
 
@@ -170,7 +170,7 @@ TEST_F(Builtins, TypeErrorsAndPropagation) {
   EXPECT_ERR(call("+", {I(1), S("a")}), "+: argument 2 must be a number, got string");
   EXPECT_ERR(call("-", {K(":k")}), "-: argument 1 must be a number, got keyword");
   Value e = make_error("boom");
-  // The incoming error itself comes back, not a new one (SPEC 1.3).
+  // The incoming error itself comes back, not a new one (docs/language.md#errors-are-values).
   EXPECT_EQ(call("+", {I(1), e}), e);
   EXPECT_EQ(call("*", {e, I(2)}), e);
   EXPECT_EQ(call("<", {I(1), e}), e);

@@ -1,4 +1,4 @@
-// The metrics registry (SPEC 2.7): metric types, label families, and the
+// The metrics registry (docs/async.md#metrics): metric types, label families, and the
 // three export formats, mostly against a private Registry so the expected
 // text is exact; then the standard metrics and the aio/metrics* builtins.
 #include <gtest/gtest.h>

@@ -15,7 +15,7 @@ prints its port on the first line of stdout, then serves until killed.
                 with HEADERS (content-length 1000000) and 1,000 bytes of DATA,
                 then closes the connection
   hang          accepts connections, reads, never answers
-  reset         accepts connections and resets them at once (RST)
+  reset         accepts connections and resets them (RST) when the request arrives
 """
 import argparse
 import gzip
@@ -146,6 +146,14 @@ def hang_conn(c):
 
 
 def reset_conn(c):
+    # Reset once the request has arrived: a reset sent at accept time can
+    # reach the client while it still completes connect(), which it then
+    # reports as "connection refused" (a flaky test).
+    try:
+        c.settimeout(10)
+        c.recv(65536)
+    except OSError:
+        pass
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
 
