@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make run: the seed's hello server (examples/hello_server.valk) over TLS on
+# make run: the hello server (examples/hello_server.valk) over TLS on
 # port 8443, with a self-signed certificate generated on first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

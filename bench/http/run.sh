@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP/2 server benchmark: the seed hello server (bench/http/hello_server.valk)
+# HTTP/2 server benchmark: the hello server (bench/http/hello_server.valk)
 # against nghttpd serving the same 13 bytes and against a Node.js http2
 # server with the same handler (bench/http/hello_node.js), all over TLS
 # (ALPN h2), each loaded with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The async runtime from the outside (SPEC 2.1-2.2, 2.5): pending work runs to
+# The async runtime from the outside (docs/async.md#the-runtime, #handles, #timing-and-the-virtual-clock): pending work runs to
 # completion at exit without aio/run; unhandled failures are reported on
 # stderr without changing the exit status; aio/run and aio/stop; the virtual
 # clock from the environment; async tests that fail or time out.

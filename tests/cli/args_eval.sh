@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Command line (SPEC 1.6): valk FILE ARGS, valk -e EXPR, --help, --version.
+# Command line (docs/language.md#the-command-line): valk FILE ARGS, valk -e EXPR, --help, --version.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"
 FAILED=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deeply nested data and code must never crash the process (SPEC 1.3: no
+# Deeply nested data and code must never crash the process (docs/language.md#errors-are-values: no
 # evaluation uses the C stack per Lisp call; limits give errors, not
 # crashes). Each case runs in its own process; a signal is a failure.
 set -euo pipefail

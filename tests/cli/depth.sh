@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deep recursion (SPEC 1.3): 1,000,000 frames work; past the limit
+# Deep recursion (docs/language.md#errors-are-values): 1,000,000 frames work; past the limit
 # (--max-depth N, VALK_MAX_DEPTH) it is an error value, never a crash.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An error (or a non-list) handed to the prelude's list functions comes back
-# as an error at once (SPEC 1.3). Run under a timeout: a regression here used
+# as an error at once (docs/language.md#errors-are-values). Run under a timeout: a regression here used
 # to loop forever while allocating.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"

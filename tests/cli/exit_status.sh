@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Exit status and error reports (SPEC 1.3, 1.6): (exit n) -> n; a top-level
+# Exit status and error reports (docs/language.md#errors-are-values, #the-command-line): (exit n) -> n; a top-level
 # error -> 1 with "file:line:col: message" on stderr; otherwise 0.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Metrics exports (SPEC 2.7): (aio/metrics-prometheus) passes `promtool check
+# Metrics exports (docs/async.md#metrics): (aio/metrics-prometheus) passes `promtool check
 # metrics` (Debian's prometheus package) with no error and no lint warning;
 # (aio/metrics-json) parses as JSON; (aio/metrics) is a plist. Each also
 # takes an upstream-style system argument, ignored.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The REPL with piped stdin (SPEC 1.6): prints each result in readable form.
+# The REPL with piped stdin (docs/language.md#the-command-line): prints each result in readable form.
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"
 FAILED=0

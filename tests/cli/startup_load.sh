@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up from any directory; upstream programs that begin with
 # (load "src/prelude.valk") run from anywhere; load resolves paths relative
-# to the working directory, then to the loading file (SPEC 1.4).
+# to the working directory, then to the loading file (docs/language.md#forms).
 set -euo pipefail
 : "${VALK:?set VALK to the valk binary}"
 case "$VALK" in /*) ;; *) VALK="$PWD/$VALK" ;; esac

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The HTTP/2 server against hostile clients (SPEC 3.3), with the frame-level
+# The HTTP/2 server against hostile clients (docs/http-server.md#hardening), with the frame-level
 # client h2attack.py, on the h2c and the TLS port: rapid reset, CONTINUATION
 # floods, oversized header lists and fields, slow handshakes (silent, one byte
 # at a time, many at once), half-sent requests, clients vanishing mid-request,
 # random bytes. Each attack must end in a clean refusal or close within its
 # bound; afterwards the server must answer a normal request on both ports and
 # its resident memory must be back near the baseline (30 MB).
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/lib/common.sh"
 make_cert
 cd "$TMP" || exit 1
 
@@ -86,7 +86,7 @@ for kind in h2c tls; do
   attack "$kind" 1 idle --within "$I"
 done
 
-# Slow readers (SPEC 3.3 backpressure): 4 connections x 20 streams of a 10 MB
+# Slow readers (docs/http-server.md#hardening backpressure): 4 connections x 20 streams of a 10 MB
 # body that the clients do not read. Unsent output must stay bounded per
 # connection (high watermark), not grow to 800 MB; others are served meanwhile.
 for kind in h2c tls; do
@@ -130,7 +130,7 @@ if grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error' attacks.
 fi
 stop_server "$PID"
 
-# Clients that disconnect in the middle of a large response (SPEC 3.3:
+# Clients that disconnect in the middle of a large response (docs/http-server.md#hardening:
 # "clients that vanish"): the server's next writes hit a closed or reset
 # socket; that must fail the one connection (EPIPE), not the process (SIGPIPE).
 start_server drops <<'EOF'

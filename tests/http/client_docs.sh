@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every example of docs/http-client.md (the seed's client examples among
+# Every example of docs/http-client.md (the client examples of docs/async.md among
 # them) runs as written against the page's demo server, and prints exactly
 # the output shown under it (tests/http/client/doc_examples.py).
 source "$(dirname "$0")/client/lib.sh"

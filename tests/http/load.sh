@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP/2 server under load (SPEC 3.1, 3.3), with h2load:
+# The HTTP/2 server under load (docs/http-server.md, #hardening), with h2load:
 #  - 100,000 requests over 64 connections x 100 streams, all 2xx (h2c and TLS),
 #    and async handlers under the same load;
 #  - :max-inflight: past it, requests get 503 with retry-after while the
@@ -7,7 +7,7 @@
 #  - :max-connections: connections past it are refused at once (and counted),
 #    the held ones keep working, and a new client is served once they close.
 # Under an ASan build the request counts are divided by 5.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/lib/common.sh"
 make_cert
 cd "$TMP" || exit 1
 

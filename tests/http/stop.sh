@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# http2/server-stop (SPEC 3.1) with requests in flight, over h2c and TLS:
+# http2/server-stop (docs/http-server.md) with requests in flight, over h2c and TLS:
 # the requests in flight complete with 200, new connections are refused, an
 # idle open connection is closed (GOAWAY), the stop handle completes after
 # the last response, and aio/run returns so the process exits with status 0.
 # Also: stop with nothing in flight, called twice, completes at once.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/lib/common.sh"
 make_cert
 cd "$TMP" || exit 1
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034
 # Helpers for the HTTP client tests (tests/http/client_*.sh), on top of the
-# shared ../common.sh (fail/pass/finish, start_server, scale, the EXIT trap).
+# shared ../lib/common.sh (fail/pass/finish, start_server, scale, the EXIT trap).
 #
 #   source "$(dirname "$0")/client/lib.sh"
 #   make_pki                 # $PKI/ca.pem and server, expired, wrong-name certificates
@@ -16,8 +16,8 @@
 # and turns its "ok:" / "FAIL:" lines into this script's verdict; a program
 # that does not reach (done) fails. Its output is in $TMP/NAME.out / .err.
 CLIENT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../common.sh
-source "$CLIENT_DIR/../common.sh"
+# shellcheck source=../lib/common.sh
+source "$CLIENT_DIR/../lib/common.sh"
 
 command -v nghttpd >/dev/null || { echo "FAIL: nghttpd (nghttp2-server) is required" >&2; exit 1; }
 
