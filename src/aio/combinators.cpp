@@ -406,7 +406,7 @@ Handle* watch(VM& vm, Handle* in, void (*fn)(void*, Handle*), void* ctx, NativeW
 
 Handle* adopt(VM& vm, Handle* in) {
   Handle* h = new_handle(vm, Kind::Adopt);
-  h->follows = in;
+  h->k.step.follows = in;
   wait_on(h, in, 1);
   return h;
 }

@@ -186,7 +186,8 @@ Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
 
 Handle* new_handle(VM& vm, Kind kind, State state) {
   auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
-  h->h = {Type::Opaque, 0, 0, uint32_t(A().next_id++)};
+  h->type = Type::Opaque;
+  h->id = uint32_t(A().next_id++);
   h->cls = &kHandleClass;
   h->state = state;
   h->kind = kind;
@@ -194,7 +195,6 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   h->dependents = 0;
   h->created_ms = uint32_t(coarse_now_us() / 1000);
   h->result = kNil;
-  h->follows = nullptr;
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
@@ -259,7 +259,12 @@ void resolve(VM& vm, Handle* h, Value r) {
       return;
     }
     // Flatten: h now settles as the inner handle does.
-    h->follows = inner;
+    Handle** slot = follows_slot(h);
+    if (!slot) {
+      fail_with(h, make_error("aio: this kind of handle cannot adopt a running handle"));
+      return;
+    }
+    *slot = inner;
     h->state = State::Running;
     wait_on(h, inner, 1);
     return;
@@ -316,7 +321,7 @@ template <class F>
 void for_each_input(Handle* x, F f) {
   if (x->kind != Kind::Scope)
     kind_ops(x->kind).for_each_input(x, [](Handle* in, void* ctx) { (*static_cast<F*>(ctx))(in); }, &f);
-  if (x->follows) f(x->follows);
+  if (Handle** slot = follows_slot(x); slot && *slot) f(*slot);
 }
 
 }  // namespace
@@ -497,7 +502,7 @@ void scope_result(VM& vm, Handle* scope, Value r) {
     // (it must not be cancelled when the scope finishes) but keeps the
     // scope, so its callbacks still run on the scope's behalf.
     scope_unlink(inner);
-    scope->follows = inner;
+    scope->k.scope.follows = inner;
     scope->state = State::Running;
     wait_on(scope, inner, 1);
     return;
@@ -560,6 +565,19 @@ int report_unhandled() {
 }
 
 // ---- dispatch by kind ------------------------------------------------------------------
+
+Handle** follows_slot(Handle* h) {
+  switch (h->kind) {
+    case Kind::Then:
+    case Kind::Catch:
+    case Kind::Resume:
+    case Kind::Adopt:
+    case Kind::External: return &h->k.step.follows;
+    case Kind::Schedule: return &h->k.timer.schedule.follows;
+    case Kind::Scope: return &h->k.scope.follows;
+    default: return nullptr;
+  }
+}
 
 void on_input_settled(VM& vm, Handle* target, uint32_t index, Handle* input) {
   kind_ops(target->kind).input_settled(vm, target, index, input);

@@ -17,6 +17,7 @@
 // looks inside a kind's state.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/proto.h"
@@ -88,11 +89,13 @@ struct IoOps {
 // A handle carries the fields every kind shares, then exactly one of these,
 // chosen by its kind (Handle::k below). No field has two meanings.
 
-// then / catch / finally / resume: one input and a Lisp function
-// (then's f, catch's f, finally's cleanup, resume's continuation).
+// then / catch / finally / resume / adopt: one input and a Lisp function
+// (then's f, catch's f, finally's cleanup, resume's continuation), and the
+// handle its callback returned, which it then settles as (adopt: only that).
 struct StepState {
   Handle* input;
   Value fn;
+  Handle* follows;
 };
 // all / all-settled / race / any: the inputs (the combinator's own list),
 // one result slot per input, and how many are still to settle.
@@ -107,7 +110,10 @@ struct TimerState {
   uint32_t heap_index;  // position in the timer heap while armed
   union {
     Value sleep_value;     // sleep: the value to complete with
-    Value schedule_fn;     // schedule: the function to call
+    struct {
+      Value fn;
+      Handle* follows;     // the handle fn returned, if still running
+    } schedule;            // schedule: the function to call
     struct {
       Value fn;
       int64_t period_us;
@@ -115,10 +121,12 @@ struct TimerState {
     Handle* within_input;  // within: the handle being timed
   };
 };
-// scope: its children (every handle started on its behalf) and its function.
+// scope: its children (every handle started on its behalf), its function,
+// and the handle that function returned, if still running.
 struct ScopeState {
   Handle* first_child;
   Value fn;
+  Handle* follows;
 };
 // bracket: acquire -> use -> release, release exactly once. (Rare kinds
 // keep their state out of line, so that every handle stays small.)
@@ -149,16 +157,17 @@ struct NativeState {
 // Laid out as an Opaque value (header, class) followed by the fields every
 // kind shares, then the kind's own state.
 struct Handle {
-  ObjHeader h;             // Type::Opaque; h.extra holds the id
-  const OpaqueClass* cls;  // the handle class (what makes it a handle)
+  // The first 8 bytes are an ObjHeader (type Opaque at byte 0, the id where
+  // its `extra` is); the header's spare bytes hold state, kind and flags.
+  Type type;
   State state;
   Kind kind;
   uint8_t flags;
-  uint8_t pad;
+  uint32_t id;
+  const OpaqueClass* cls;  // the handle class (what makes it a handle)
   uint32_t dependents;  // waiters that are live handles (upstream cancel rule)
   uint32_t created_ms;  // coarse clock, for ages (wraps after 49 days)
   Value result;         // once settled: the value, or the failure (any value)
-  Handle* follows;      // a callback returned this running handle: settle as it does
   Waiter* waiters;
   Value on_cancel;      // functions to call on cancellation, in order
   Handle* scope;        // the scope this handle belongs to, if any
@@ -181,10 +190,14 @@ struct Handle {
 };
 
 // Every pending handle costs this much of the heap (the collector rounds to
-// 16 bytes): keep it there.
-static_assert(sizeof(Handle) <= 160, "a handle grew: keep kinds' state small or out of line");
+// 16 bytes): keep it there (144 bytes).
+static_assert(sizeof(Handle) <= 144, "a handle grew: keep kinds' state small or out of line");
+static_assert(offsetof(Handle, id) == offsetof(ObjHeader, extra), "the id is the header's extra");
 
-inline uint32_t handle_id(const Handle* h) { return h->h.extra; }
+inline uint32_t handle_id(const Handle* h) { return h->id; }
+// Where h keeps the handle its callback's result is followed through (the
+// kinds whose callback may return a running handle), else nullptr.
+Handle** follows_slot(Handle* h);
 inline bool is_timed(Kind k) {
   return k == Kind::Sleep || k == Kind::Schedule || k == Kind::Interval || k == Kind::Within;
 }

@@ -138,7 +138,7 @@ Handle* new_timed(VM& vm, Kind kind) {
 void sleep_fired(Handle* h) { complete(h, h->k.timer.sleep_value); }
 
 void schedule_fired(VM& vm, Handle* h) {
-  queue_job(vm, h->k.timer.schedule_fn, kNil, h, JobKind::Resolve);  // an error fails it
+  queue_job(vm, h->k.timer.schedule.fn, kNil, h, JobKind::Resolve);  // an error fails it
 }
 
 void interval_fired(VM& vm, Handle* h, int64_t deadline, int64_t now) {
@@ -188,7 +188,7 @@ Handle* sleep(VM& vm, int64_t ms, Value value) {
 
 Handle* schedule(VM& vm, int64_t ms, Value f) {
   Handle* h = new_timed(vm, Kind::Schedule);
-  h->k.timer.schedule_fn = f;
+  h->k.timer.schedule.fn = f;
   timer_start(h, ms_to_us(ms));
   return h;
 }

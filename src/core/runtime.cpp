@@ -3,6 +3,17 @@
 
 #include <cstdlib>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VALK_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VALK_LSAN 1
+#endif
+#endif
+#ifdef VALK_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "core/vm.h"
 
 namespace valk {
@@ -20,6 +31,11 @@ std::vector<void (*)(Runtime&)>& teardowns() {
 Runtime& make_runtime() {
   // Pinned: the collector scans it (it holds handles and Values) and never frees it.
   g_runtime = gc_new_pinned<Runtime>();
+#ifdef VALK_LSAN
+  // The leak checker does not scan the collector's memory: the runtime
+  // holds the only pointers to libcurl's and libuv's own allocations.
+  __lsan_register_root_region(g_runtime, sizeof(Runtime));
+#endif
   const char* v = getenv("VALK_VIRTUAL_TIME");
   g_runtime->timers.virtual_time = v && *v && *v != '0';
   return *g_runtime;
@@ -37,6 +53,9 @@ void reset_runtime() {
   if (old) {
     for (auto it = teardowns().rbegin(); it != teardowns().rend(); ++it) (*it)(*old);
     g_runtime = nullptr;
+#ifdef VALK_LSAN
+    __lsan_unregister_root_region(old, sizeof(Runtime));
+#endif
     gc_delete_pinned(old);
   }
   Runtime& fresh = rt();

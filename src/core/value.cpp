@@ -142,7 +142,13 @@ void set_heap_limit(int64_t bytes) {
   g_ballast = nullptr;
   g_heap_emergency = false;
   GC_set_max_heap_size(GC_word(lim));
-  if (lim) g_ballast = GC_MALLOC_ATOMIC(size_t(g_reserve.load()));
+  if (lim) {
+    // The heap grows by the reserve first: taken from the initial heap, it
+    // would bring the program's first collections forward (a 100k-handle
+    // program ran 60% longer for one extra full collection).
+    GC_expand_hp(size_t(g_reserve.load()));
+    g_ballast = GC_MALLOC_ATOMIC(size_t(g_reserve.load()));
+  }
 }
 
 // VALK_HEAP_LIMIT: bytes with an optional K, M, G or T suffix (powers of
