@@ -80,9 +80,9 @@ class Printer {
 
   void run(Value v, bool repr) {
     push_val(v, repr, 0);
-    while (!todo_.empty()) {
-      Task t = todo_.back();
-      todo_.pop_back();
+    while (!work_.empty()) {
+      Task t = work_.back();
+      work_.pop_back();
       switch (t.kind) {
         case Task::Val: value(t.v, t.repr, t.depth); break;
         case Task::Rest: rest(t); break;
@@ -103,14 +103,14 @@ class Printer {
     uint32_t steps;  // Rest: cells printed so far
   };
   std::string& out_;
-  std::vector<Task> todo_;  // values here are reachable from the root
+  std::vector<Task> work_;  // values here are reachable from the root
   // seen_[k]: the enclosing value at depth 2^k, for cycle detection.
   Value seen_[33] = {};
 
   void push_val(Value v, bool repr, uint32_t depth) {
-    todo_.push_back({Task::Val, repr, 0, depth, v, nullptr, 0, 0});
+    work_.push_back({Task::Val, repr, 0, depth, v, nullptr, 0, 0});
   }
-  void push_lit(const char* s) { todo_.push_back({Task::Lit, false, 0, 0, 0, s, 0, 0}); }
+  void push_lit(const char* s) { work_.push_back({Task::Lit, false, 0, 0, 0, s, 0, 0}); }
   // A list value, or "{}" for nil: formals and bodies print as Q-expressions.
   void push_qlist(Value v, bool repr, uint32_t depth) {
     if (v == kNil)
@@ -131,7 +131,7 @@ class Printer {
     } else if (is_cons(r)) {
       out_ += ' ';
       Value mark = std::has_single_bit(t.steps) ? r : t.mark;
-      todo_.push_back({Task::Rest, t.repr, t.close, t.depth, cdr(r), nullptr, mark, t.steps + 1});
+      work_.push_back({Task::Rest, t.repr, t.close, t.depth, cdr(r), nullptr, mark, t.steps + 1});
       push_val(car(r), t.repr, t.depth + 1);
     } else {
       out_ += " . ";
@@ -183,7 +183,7 @@ class Printer {
     if (is_cons(v)) {
       bool q = is_qcons(v);
       out_ += q ? '{' : '(';
-      todo_.push_back({Task::Rest, repr, q ? '}' : ')', depth, cdr(v), nullptr, v, 1});
+      work_.push_back({Task::Rest, repr, q ? '}' : ')', depth, cdr(v), nullptr, v, 1});
       push_val(car(v), repr, depth + 1);
       return;
     }

@@ -29,8 +29,10 @@
 #include "core/printer.h"
 #include "core/reader.h"
 #include "core/vm.h"
+#include "fuzz_support.h"
 
 using namespace valk;
+using fuzz::call_global;
 
 namespace {
 
@@ -85,7 +87,7 @@ Value checked_qq(VM& vm, Value* args, int argc) {
 const char* const kDisabled[] = {
     "exit", "load", "read-file", "write-file", "file-exists?", "%set-current-file",
     "http2/server-listen", "%http-fetch", "test/capture-start", "test/capture-stop",
-    "aio/virtual-time", "aio/stop" /* hangs on pending cleanups: see settle_leftovers */,
+    "aio/virtual-time", "aio/stop" /* stops the loop for good: later inputs would not run */,
     "mem/heap/set-hard-limit", "mem/gc/set-threshold",
     "mem/gc/set-min-interval", "set-gc-threshold-pct", "sys/log/set-level", "getenv"};
 
@@ -106,10 +108,6 @@ void note_symbols(Value form, std::unordered_set<Value>& seen, Globals& saved) {
   }
 }
 
-Value call_global(VM& vm, const char* name) {
-  Value fn = as_symbol(intern(name))->global;
-  return is_function(fn) ? vm.call(fn, nullptr, 0) : kNil;
-}
 
 VM& the_vm() {
   static VM* vm = [] {
@@ -131,34 +129,6 @@ VM& the_vm() {
   return *vm;
 }
 
-// Cancels whatever an input left pending, and runs the cleanups that
-// cancelling queues, each round with a larger step budget than a program
-// gets. Not aio/stop: it cancels the same way but never runs those jobs,
-// and loops forever when a finally or bracket waits for its cleanup
-// (src/aio/loop.cpp, reported). A program whose cleanups keep starting new
-// work can still leave some behind for the next input.
-void settle_leftovers(VM& vm) {
-  std::vector<aio::Handle*, traceable_allocator<aio::Handle*>> pending;
-  for (int round = 0; round < 4; ++round) {
-    pending.clear();
-    for (aio::Handle* h = aio::live_handles(); h; h = h->live_next)
-      if (!aio::settled(h) && !(h->flags & aio::kCancelling)) pending.push_back(h);
-    for (aio::Handle* h : pending) aio::cancel(h);  // skips the ones settled meanwhile
-    if (pending.empty() && !aio::have_jobs()) return;
-    vm.steps = 0;
-    vm.step_limit = 2 * kStepLimit;
-    call_global(vm, "aio/run");
-  }
-}
-
-void reset_limits(VM& vm) {
-  vm.steps = 0;
-  vm.step_limit = kStepLimit;
-  vm.max_depth = kMaxDepth;
-  vm.exit_requested = false;
-  vm.exit_code = 0;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -169,7 +139,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader reader(src, intern_filename("fuzz"), &locs);
   std::unordered_set<Value> seen;
   Globals saved;
-  reset_limits(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
   std::string shown;
   while (!reader.at_end()) {
     SrcLoc at = reader.here();
@@ -187,10 +157,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Pending async work runs (virtual time), then whatever is left is
   // cancelled, so the next input starts with an idle runtime.
-  reset_limits(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
   call_global(vm, "aio/run");
-  reset_limits(vm);
-  settle_leftovers(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
+  fuzz::settle_leftovers(vm, kStepLimit);
   for (auto& [sym, old] : saved) as_symbol(sym)->global = old;
   vm.step_limit = 0;
   return 0;

@@ -27,8 +27,10 @@
 #include "core/printer.h"
 #include "core/reader.h"
 #include "core/vm.h"
+#include "fuzz_support.h"
 
 using namespace valk;
+using fuzz::call_global;
 
 namespace {
 
@@ -310,10 +312,6 @@ class Gen {
   }
 };
 
-Value call_global(VM& vm, const char* name) {
-  Value fn = as_symbol(intern(name))->global;
-  return is_function(fn) ? vm.call(fn, nullptr, 0) : kNil;
-}
 
 VM& the_vm() {
   static VM* vm = [] {
@@ -328,33 +326,6 @@ VM& the_vm() {
   return *vm;
 }
 
-// Cancels whatever an input left pending, and runs the cleanups that
-// cancelling queues, each round with a larger step budget than a program
-// gets. Not aio/stop: it cancels the same way but never runs those jobs,
-// and loops forever when a finally or bracket waits for its cleanup
-// (src/aio/loop.cpp, reported). A program whose cleanups keep starting new
-// work can still leave some behind for the next input.
-void settle_leftovers(VM& vm) {
-  std::vector<aio::Handle*, traceable_allocator<aio::Handle*>> pending;
-  for (int round = 0; round < 4; ++round) {
-    pending.clear();
-    for (aio::Handle* h = aio::live_handles(); h; h = h->live_next)
-      if (!aio::settled(h) && !(h->flags & aio::kCancelling)) pending.push_back(h);
-    for (aio::Handle* h : pending) aio::cancel(h);  // skips the ones settled meanwhile
-    if (pending.empty() && !aio::have_jobs()) return;
-    vm.steps = 0;
-    vm.step_limit = 2 * kStepLimit;
-    call_global(vm, "aio/run");
-  }
-}
-
-void reset_limits(VM& vm) {
-  vm.steps = 0;
-  vm.step_limit = kStepLimit;
-  vm.max_depth = kMaxDepth;
-  vm.exit_requested = false;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -366,7 +337,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   LocMap locs;
   const char* file = intern_filename("fuzz-programs");
   Reader reader(src, file, &locs);
-  reset_limits(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
   while (!reader.at_end()) {
     SrcLoc at = reader.here();
     Value form = reader.read();
@@ -378,10 +349,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Pending work runs, then what is left is cancelled: the next input
   // starts with an idle runtime.
-  reset_limits(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
   call_global(vm, "aio/run");
-  reset_limits(vm);
-  settle_leftovers(vm);
+  fuzz::reset_limits(vm, kStepLimit, kMaxDepth);
+  fuzz::settle_leftovers(vm, kStepLimit);
   for (const char* g : kGlobals) as_symbol(intern(g))->global = kUnbound;
   vm.step_limit = 0;
   return 0;
