@@ -12,8 +12,10 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <unordered_set>
 #include <vector>
 
+#include "core/dict.h"
 #include "core/proto.h"
 
 namespace valk {
@@ -87,13 +89,14 @@ class Printer {
         case Task::Val: value(t.v, t.repr, t.depth); break;
         case Task::Rest: rest(t); break;
         case Task::Lit: out_ += t.lit; break;
+        case Task::DictEnd: dicts_open_.erase(t.v); break;
       }
     }
   }
 
  private:
   struct Task {
-    enum Kind : uint8_t { Val, Rest, Lit } kind;
+    enum Kind : uint8_t { Val, Rest, Lit, DictEnd } kind;
     bool repr;
     char close;      // Rest: the list's closing bracket
     uint32_t depth;  // nesting of the value (Rest: of the list's elements' parent)
@@ -106,6 +109,9 @@ class Printer {
   std::vector<Task> work_;  // values here are reachable from the root
   // seen_[k]: the enclosing value at depth 2^k, for cycle detection.
   Value seen_[33] = {};
+  // Dicts being printed (a dict is the one value a program can make contain
+  // itself): a dict met again inside itself prints `...`.
+  std::unordered_set<Value> dicts_open_;
 
   void push_val(Value v, bool repr, uint32_t depth) {
     work_.push_back({Task::Val, repr, 0, depth, v, nullptr, 0, 0});
@@ -137,6 +143,26 @@ class Printer {
       out_ += " . ";
       push_lit(t.close == ')' ? ")" : "}");
       push_val(r, t.repr, t.depth + 1);
+    }
+  }
+
+  // Prints `(dict K V ...)` in insertion order, keys and values readable
+  // whatever the mode: the text evaluates back to an equal dict.
+  void dict(const Dict* d, uint32_t depth) {
+    if (!dicts_open_.insert(obj_val(d)).second) {
+      out_ += "...";
+      return;
+    }
+    out_ += "(dict";
+    work_.push_back({Task::DictEnd, false, 0, 0, obj_val(d), nullptr, 0, 0});
+    push_lit(")");
+    for (uint32_t i = d->used; i-- > 0;) {
+      const DictEntry& e = d->entries[i];
+      if (e.key == kUnbound) continue;
+      push_val(e.value, true, depth + 1);
+      push_lit(" ");
+      push_val(e.key, true, depth + 1);
+      push_lit(" ");
     }
   }
 
@@ -250,6 +276,7 @@ class Printer {
         return;
       case Type::Env: out_ += "<env>"; return;
       case Type::Proto: out_ += "<proto>"; return;
+      case Type::Dict: dict(as_dict(v), depth); return;
       case Type::Opaque: {
         auto* o = reinterpret_cast<const Opaque*>(v);
         if (o->cls && o->cls->print) {

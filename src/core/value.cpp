@@ -1,6 +1,8 @@
 // Value constructors, interning, equality.
 #include "core/value.h"
 
+#include "core/dict.h"
+
 #include <gc/gc.h>
 #include <unistd.h>
 
@@ -387,6 +389,7 @@ const char* type_name(Value v) {
     case Type::Env: return "env";
     case Type::Proto: return "proto";
     case Type::Opaque: return reinterpret_cast<Opaque*>(v)->cls->name;
+    case Type::Dict: return "dict";
   }
   return "unknown";
 }
@@ -418,6 +421,22 @@ bool values_equal(Value a, Value b, bool bool_as_int) {
           a = as_error(a)->message;
           b = as_error(b)->message;
           continue;
+        case Type::Dict: {
+          // Same keys, equal values: the values join the pairs still to compare.
+          const Dict* da = as_dict(a);
+          const Dict* db = as_dict(b);
+          same = da->count == db->count;
+          for (uint32_t i = 0; same && i < da->used; ++i) {
+            const DictEntry& e = da->entries[i];
+            if (e.key == kUnbound) continue;
+            Value other = dict_get(db, e.key);
+            if (other == kUnbound)
+              same = false;
+            else
+              pending_pairs.push_back({e.value, other});
+          }
+          break;
+        }
         default: same = false; break;
       }
     } else {

@@ -43,6 +43,7 @@ enum class Type : uint8_t {
   Env,       // a heap frame of captured local variables
   Proto,     // compiled code of one function body
   Opaque,    // runtime objects of later subsystems (handles, requests, ...)
+  Dict,      // hash map (core/dict.h)
 };
 
 struct ObjHeader {

@@ -1,9 +1,11 @@
 // Shared helpers for builtin functions (see builtins.h).
 #include "lib/builtins.h"
 
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "core/dict.h"
 #include "core/printer.h"
 #include "core/proto.h"
 
@@ -46,10 +48,19 @@ size_t printed_size_bound(Value root, bool readable, size_t cap) {
   if (!is_cons(root) && !is_obj(root)) return 24;
   size_t total = 0;
   std::vector<std::pair<Value, bool>> pending;  // value, readable
+  // Dicts on the path, as the printer tracks them: one inside itself prints
+  // `...`. kUnbound in pending marks the end of the dict below it.
+  std::vector<Value> dicts_open;
+  std::unordered_set<Value> dicts_open_set;
   pending.push_back({root, readable});
   while (!pending.empty() && total <= cap) {
     auto [v, rd] = pending.back();
     pending.pop_back();
+    if (v == kUnbound) {
+      dicts_open_set.erase(dicts_open.back());
+      dicts_open.pop_back();
+      continue;
+    }
     for (;;) {
       if (is_cons(v)) {  // into the element; the rest of the list waits
         total += 2;      // a bracket and a space (or the closing bracket)
@@ -84,6 +95,20 @@ size_t printed_size_bound(Value root, bool readable, size_t cap) {
           total += kOther;
           if (rd) pending.push_back({as_partial(v)->fn, true});
           break;
+        case Type::Dict: {
+          const Dict* d = as_dict(v);
+          total += 8;
+          if (!dicts_open_set.insert(v).second) break;
+          dicts_open.push_back(v);
+          pending.push_back({kUnbound, false});
+          for (uint32_t i = 0; i < d->used && total <= cap; ++i) {
+            if (d->entries[i].key == kUnbound) continue;
+            total += 2;
+            pending.push_back({d->entries[i].key, true});
+            pending.push_back({d->entries[i].value, true});
+          }
+          break;
+        }
         default: total += kOther; break;
       }
       break;

@@ -34,6 +34,7 @@ void open_math(VM& vm);      // + - * / % comparisons, number conversions
 void open_lists(VM& vm);     // list, head, tail, cons, join, len, nth, ...
 void open_strings(VM& vm);   // str, str/*, printf, print, make-string, ...
 void open_plists(VM& vm);    // plist/*, get
+void open_dicts(VM& vm);     // dict, dict/*
 void open_io(VM& vm);        // read, read-file, load, error, test/capture-*
 void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
 void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
@@ -48,6 +49,7 @@ inline void open_all(VM& vm) {
   open_lists(vm);
   open_strings(vm);
   open_plists(vm);
+  open_dicts(vm);
   open_io(vm);
   open_system(vm);
   open_aio(vm);

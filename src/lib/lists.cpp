@@ -2,6 +2,7 @@
 // of their inputs wherever that is safe (join shares its last list, drop and
 // tail return a suffix). Every loop is iterative: lists of millions of
 // elements must not touch the C stack.
+#include "core/dict.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -88,7 +89,8 @@ Value b_join(VM&, Value* args, int argc) {
 
 Value b_len(VM&, Value* args, int) {
   if (is_string(args[0])) return make_int(int64_t(as_string(args[0])->len));
-  VALK_CHECK(is_list(args[0]), "len", 0, "a list or string");
+  if (is_dict(args[0])) return make_int(as_dict(args[0])->count);
+  VALK_CHECK(is_list(args[0]), "len", 0, "a list, string or dict");
   return make_int(int64_t(list_length(args[0])));
 }
 

@@ -1,6 +1,7 @@
 // Property lists: flat lists of alternating keys and values, {:a 1 :b 2}.
 // Keys compare with values_equal; keywords, being interned, match at once.
 // A trailing key without a value is ignored by the lookups.
+#include "core/dict.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -32,6 +33,11 @@ Value b_has(VM&, Value* args, int) {
 Value b_get_default(VM&, Value* args, int argc) {
   if (is_error(args[0])) return args[0];
   Value fallback = argc > 2 ? args[2] : kNil;
+  if (is_dict(args[0])) {
+    if (is_error(args[1])) return args[1];
+    Value v = dict_get(as_dict(args[0]), args[1]);
+    return v == kUnbound ? fallback : v;
+  }
   if (!is_list(args[0])) return fallback;
   Value p = find_pair(args[0], args[1]);
   return p == kNil ? fallback : car(cdr(p));

@@ -319,7 +319,7 @@ TEST_F(Builtins, LenInit) {
   EXPECT_INT(call("len", {Q({I(1), I(2)})}), 2);
   EXPECT_INT(call("len", {kNil}), 0);
   EXPECT_INT(call("len", {S(std::string_view("a\0b", 3))}), 3);
-  EXPECT_ERR(call("len", {I(3)}), "len: argument 1 must be a list or string, got integer");
+  EXPECT_ERR(call("len", {I(3)}), "len: argument 1 must be a list, string or dict, got integer");
   Value i = call("init", {Q({I(1), I(2), I(3)})});
   EXPECT_TRUE(is_qcons(i));
   EXPECT_EQUAL(i, Q({I(1), I(2)}));
