@@ -249,24 +249,13 @@ class Printer {
         }
         return;
       }
-      case Type::Partial: {
-        Partial* pa = as_partial(v);
-        if (!has_type(pa->fn, Type::Closure) || !as_closure(pa->fn)->proto) {
-          out_ += "<partial>";
-          return;
-        }
-        if (!repr) {
-          out_ += "<lambda>";
-          return;
-        }
-        // The inner function's formals less the ones already supplied.
-        Proto* p = as_closure(pa->fn)->proto;
-        static const Value amp = intern("&");
-        Value f = p->formals;
-        for (uint32_t i = 0; i < pa->h.extra && is_cons(f) && car(f) != amp; ++i) f = cdr(f);
-        lambda_repr(is_cons(f) ? with_style(f, true) : f, p->body, depth);
+      case Type::Partial:
+        // Both modes explain it: a partial usually shows up where a value
+        // was wanted, and the reader should learn where it came from.
+        out_ += '<';
+        describe_partial(out_, as_partial(v));
+        out_ += '>';
         return;
-      }
       case Type::Continuation: out_ += "<continuation>"; return;
       case Type::Error:
         // The message always displays, even inside a readable form.
@@ -294,6 +283,34 @@ class Printer {
 };
 
 }  // namespace
+
+void describe_partial(std::string& out, const Partial* pa) {
+  out += "partial application of ";
+  const Proto* p = has_type(pa->fn, Type::Closure) ? as_closure(pa->fn)->proto : nullptr;
+  if (p && is_symbol(p->name))
+    out += as_symbol(p->name)->view();
+  else if (has_type(pa->fn, Type::Builtin) && reinterpret_cast<Builtin*>(pa->fn)->name)
+    out += reinterpret_cast<Builtin*>(pa->fn)->name;
+  else
+    out += "a lambda";
+  out += " (";
+  put_int(out, pa->h.extra);
+  if (p) {
+    out += " of ";
+    if (p->has_rest) out += "at least ";
+    put_int(out, p->nparams);
+  }
+  out += " arguments";
+  if (pa->made.file) {
+    out += ", made at ";
+    out += pa->made.file;
+    out += ':';
+    put_int(out, pa->made.line);
+    out += ':';
+    put_int(out, pa->made.col);
+  }
+  out += ')';
+}
 
 void print_display(std::string& out, Value v) {
   Printer(out).run(v, false);

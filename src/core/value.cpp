@@ -2,6 +2,7 @@
 #include "core/value.h"
 
 #include "core/dict.h"
+#include "core/printer.h"
 
 #include <gc/gc.h>
 #include <unistd.h>
@@ -392,6 +393,13 @@ const char* type_name(Value v) {
     case Type::Dict: return "dict";
   }
   return "unknown";
+}
+
+std::string describe_type(Value v) {
+  if (!has_type(v, Type::Partial)) return type_name(v);
+  std::string out = "a ";
+  describe_partial(out, reinterpret_cast<const Partial*>(v));
+  return out;
 }
 
 // Iterative (an explicit stack of list pairs still to compare), so deeply

@@ -133,15 +133,16 @@ struct Closure {
   Proto* proto;
   Env* env;
 };
-struct Partial {
-  ObjHeader h;   // extra: argument count
-  Value fn;
-  Value args[];
-};
 struct SrcLoc {
   const char* file;  // interned, lives forever
   uint32_t line;
   uint32_t col;
+};
+struct Partial {
+  ObjHeader h;   // extra: argument count
+  Value fn;
+  SrcLoc made;   // the call that supplied too few arguments (file == nullptr: unknown)
+  Value args[];
 };
 struct Error {
   ObjHeader h;
@@ -243,6 +244,9 @@ Value plist_lookup(Value plist, Value key);
 
 // The keyword / type name a value reports to `type` and in error messages.
 const char* type_name(Value v);
+// What an error message says it got: type_name, except for a partial
+// application, which says whose, how many arguments and where it was made.
+std::string describe_type(Value v);
 
 // Structural equality (docs/language.md#values): lists element-wise ignoring {} vs (),
 // numbers by value across int/float. bool_as_int: true equals 1 and false

@@ -885,6 +885,8 @@ do_call : {
           auto* part = static_cast<Partial*>(gc_alloc(sizeof(Partial) + sizeof(Value) * size_t(n)));
           part->h = {Type::Partial, 0, 0, uint32_t(n)};
           part->fn = fn;
+          SAVE();  // current_loc reads the saved pc
+          part->made = current_loc();
           memcpy(part->args, stack + f + 1, sizeof(Value) * size_t(n));
           result = obj_val(part);
           goto deliver_pre;
@@ -1030,7 +1032,7 @@ call_nonfunction:
   if (is_error(fn)) {
     result = fn;
   } else {
-    result = make_errorf("cannot call a non-function: %s", type_name(fn));
+    result = make_errorf("cannot call a non-function: %s", describe_type(fn).c_str());
     locate(result);
   }
   goto deliver_pre;

@@ -382,6 +382,8 @@ void respond_with(Stream* st, Value r) {
     std::vector<std::pair<std::string, std::string>> hs;
     Value hv = plist_lookup(r, kHeaders);
     Value body = plist_lookup(r, kBody);
+    if (is_error(body)) return respond_with(st, body);  // a body that failed is a 500
+    if (is_error(status)) return respond_with(st, status);
     if (code < 100 || code > 999 || (hv != kUnbound && hv != kNil && !headers_of(hv, hs))) {
       log_handler_error(st, "malformed response " + repr_string(r));
       respond_text(st, 500, "Internal Server Error\n");

@@ -64,7 +64,7 @@ Value check_handles(const char* fn, Value* args, int i) {
   for (Value p = l; is_cons(p); p = cdr(p)) {
     if (is_error(car(p))) return car(p);
     if (!is_handle(car(p)))
-      return make_errorf("%s: every element must be a handle, got %s", fn, type_name(car(p)));
+      return make_errorf("%s: every element must be a handle, got %s", fn, describe_type(car(p)).c_str());
   }
   return kNil;
 }

@@ -21,7 +21,7 @@ Value bad_arg(const char* fn, int index, const char* expected, Value got) {
   // An incoming error travels outward unchanged (docs/language.md#errors-are-values).
   if (is_error(got)) return got;
   return make_errorf("%s: argument %d must be %s, got %s", fn, index + 1, expected,
-                     type_name(got));
+                     describe_type(got).c_str());
 }
 
 std::string display_concat(Value* args, int argc, const char* sep) {

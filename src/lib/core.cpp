@@ -70,7 +70,7 @@ Value b_qq(VM& vm, Value* args, int argc) {
     if (is_error(v)) return v;
     if (car(flags) == kTrue) {
       if (!is_list(v))
-        return make_errorf("unquote-splicing requires a list, got %s", type_name(v));
+        return make_errorf("unquote-splicing requires a list, got %s", describe_type(v).c_str());
       for (Value e = v; is_cons(e); e = cdr(e)) b.push(car(e));
     } else {
       b.push(v);

@@ -126,7 +126,7 @@ Value fold_list(const char* name, bool product, Value list) {
     if (!is_number(v)) {
       if (is_error(v)) return v;
       return make_errorf("%s: element %zu must be a number, got %s", name, index + 1,
-                         type_name(v));
+                         describe_type(v).c_str());
     }
     Value err = step(acc, product ? Op::Mul : Op::Add, v);
     if (err != kNil) return err;

@@ -27,13 +27,25 @@ void write_stdout(std::string_view s) {
   if (tty) fflush(stdout);
 }
 
+// An error among the arguments of str, print and println is returned instead
+// of being turned into text (docs/language.md#errors-are-values): a message
+// built from a failed computation must not look like a result. repr is how
+// an error is printed on purpose.
+Value first_error(Value* args, int argc) {
+  for (int i = 0; i < argc; ++i)
+    if (is_error(args[i])) return args[i];
+  return kNil;
+}
+
 Value b_str(VM&, Value* args, int argc) {
   if (argc == 1 && is_string(args[0])) return args[0];
+  if (Value err = first_error(args, argc); err != kNil) return err;
   if (Value err = check_print_room("str", args, argc, 0); err != kNil) return err;
   return make_string(display_concat(args, argc, ""));
 }
 
 Value b_print(VM&, Value* args, int argc) {
+  if (Value err = first_error(args, argc); err != kNil) return err;
   if (Value err = check_print_room("print", args, argc, 1); err != kNil) return err;
   std::string out = display_concat(args, argc, " ");
   out += '\n';
@@ -88,7 +100,7 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
       // %s takes a string, as upstream's printf does; str converts others.
       if (!is_string(v)) {
         if (is_error(v)) return v;
-        return make_errorf("printf: %%s requires a string argument, got %s", type_name(v));
+        return make_errorf("printf: %%s requires a string argument, got %s", describe_type(v).c_str());
       }
       std::string s;
       print_display(s, v);
@@ -103,7 +115,7 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
       if (conv == 'd') {
         if (!is_int(v)) {
           if (is_error(v)) return v;
-          return make_errorf("printf: %%d requires an integer argument, got %s", type_name(v));
+          return make_errorf("printf: %%d requires an integer argument, got %s", describe_type(v).c_str());
         }
         spec += "lld";
         long long x = int_val(v);
@@ -117,7 +129,7 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
       } else {
         if (!is_number(v)) {
           if (is_error(v)) return v;
-          return make_errorf("printf: %%f requires a number argument, got %s", type_name(v));
+          return make_errorf("printf: %%f requires a number argument, got %s", describe_type(v).c_str());
         }
         spec += "f";
         double x = num_as_double(v);
@@ -140,6 +152,7 @@ Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
 }
 
 Value b_printf(VM&, Value* args, int argc) {
+  if (Value err = first_error(args, argc); err != kNil) return err;
   VALK_CHECK(is_string(args[0]), "printf", 0, "a format string");
   std::string out;
   Value err = format(sv(args[0]), args + 1, argc - 1, out);
@@ -149,12 +162,11 @@ Value b_printf(VM&, Value* args, int argc) {
 }
 
 Value b_println(VM&, Value* args, int argc) {
+  if (Value err = first_error(args, argc); err != kNil) return err;
   std::string out;
   if (is_string(args[0])) {
     Value err = format(sv(args[0]), args + 1, argc - 1, out);
     if (err != kNil) return err;
-  } else if (is_error(args[0])) {
-    return args[0];
   } else {
     if (Value err = check_print_room("println", args, argc, 1); err != kNil) return err;
     out = display_concat(args, argc, " ");  // (println 42): nothing to format
@@ -199,6 +211,8 @@ Value b_join(VM&, Value* args, int argc) {
   if (sep != kUnbound && as_string(sep)->len > 0)
     if (Value err = check_room("str/join", list_length(list), as_string(sep)->len); err != kNil)
       return err;
+  for (Value p = list; is_cons(p); p = cdr(p))
+    if (is_error(car(p))) return car(p);
   std::string out;
   bool first = true;
   for (Value p = list; is_cons(p); p = cdr(p)) {

@@ -183,8 +183,12 @@ TEST_F(Builtins, TypeErrorsAndPropagation) {
   EXPECT_EQ(call("sum", {Q({I(1), e})}), e);
   EXPECT_EQ(call("printf", {S("%d"), e}), e);
   EXPECT_EQ(call("error", {e}), e);
+  // Text made from an error is the error (docs/language.md#errors-are-values).
+  EXPECT_EQ(call("str", {S("a"), e}), e);
+  EXPECT_EQ(call("print", {e}), e);
+  EXPECT_EQ(call("str/join", {Q({S("a"), e})}), e);
+  EXPECT_EQ(text(call("repr", {e})), "Error[boom]");
   // Builtins that accept any value keep errors as ordinary values.
-  EXPECT_EQ(text(call("str", {e})), "Error: boom");
   Value l = call("list", {e});
   EXPECT_EQ(car(l), e);
   EXPECT_EQ(call("error?", {e}), kTrue);

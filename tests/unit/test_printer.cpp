@@ -209,21 +209,21 @@ TEST(Printer, Closures) {
 }
 
 TEST(Printer, Partials) {
+  // Both modes say whose partial it is, how many arguments it has and where
+  // it was made (the VM fills in made; these are built by hand).
   Value f = make_closure(make_proto(intern("f"), "{a b c}", "{+ a b c}"));
-  EXPECT_EQ(disp(make_partial(f, 1)), "<lambda>");
-  EXPECT_EQ(repr(make_partial(f, 1)), "(\\ {b c} {+ a b c})");
-  EXPECT_EQ(repr(make_partial(f, 2)), "(\\ {c} {+ a b c})");
-  EXPECT_EQ(repr(make_partial(f, 3)), "(\\ {} {+ a b c})");
-  // Remaining formals print as a Q-expression even when written with ().
-  Value g = make_closure(make_proto(kNil, "(a b)", "(* a b)"));
-  EXPECT_EQ(repr(make_partial(g, 1)), "(\\ {b} (* a b))");
-  // Supplied arguments never consume the rest marker.
-  Value h = make_closure(make_proto(kNil, "{a & rest}", "{rest}"));
-  EXPECT_EQ(repr(make_partial(h, 1)), "(\\ {& rest} {rest})");
-  EXPECT_EQ(repr(make_partial(h, 5)), "(\\ {& rest} {rest})");
+  as_closure(f)->proto->nparams = 3;
+  Value pf = make_partial(f, 1);
+  EXPECT_EQ(disp(pf), "<partial application of f (1 of 3 arguments)>");
+  as_partial(pf)->made = {intern_filename("m1.valk"), 4, 20};
+  EXPECT_EQ(disp(pf), "<partial application of f (1 of 3 arguments, made at m1.valk:4:20)>");
+  EXPECT_EQ(repr(pf), disp(pf));
+  Value h = make_closure(make_proto(kNil, "{a b & rest}", "{rest}"));
+  as_closure(h)->proto->nparams = 2;
+  as_closure(h)->proto->has_rest = 1;
+  EXPECT_EQ(repr(make_partial(h, 1)), "<partial application of a lambda (1 of at least 2 arguments)>");
   Value b = make_builtin("+", dummy_builtin, 0, -1);
-  EXPECT_EQ(repr(make_partial(b, 1)), "<partial>");
-  EXPECT_EQ(disp(make_partial(b, 1)), "<partial>");
+  EXPECT_EQ(disp(make_partial(b, 1)), "<partial application of + (1 arguments)>");
 }
 
 TEST(Printer, OtherObjects) {

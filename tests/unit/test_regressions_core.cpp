@@ -69,7 +69,8 @@ TEST(CompileErrors, BadClauseAfterGoodOne) {
   EXPECT_EQ(err_of("(head (list (case 1 (1 :a) 2)))"), "1:13 case: each clause must be a list");
   EXPECT_EQ(err_of("(head (list (cond ((== 1 1) \"y\") ())))"),
             "1:13 cond: each clause must be a list");
-  EXPECT_EQ(ev("(print (cond (1 1) 2))"), "()");  // printed the error instead of crashing
+  // print hands the error on (it used to crash, then to print it).
+  EXPECT_EQ(err_of("(print (cond (1 1) 2))"), "1:8 cond: each clause must be a list");
   EXPECT_EQ(err_of("(head (list (select {(== 1 1) 1} {false})))"),
             "1:13 select: each clause must be {condition result}");
   EXPECT_EQ(err_of("(fun (f) (case 2 (2 :b) (3 :c) 4)) (f)"),
