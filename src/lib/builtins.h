@@ -41,6 +41,7 @@ void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
 void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
 void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
+void open_format(VM& vm);    // format
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -54,7 +55,17 @@ inline void open_all(VM& vm) {
   open_metrics(vm);
   open_http(vm);
   open_client(vm);
+  open_format(vm);
 }
+
+// printf-style directives of fmt applied to args, appended to out (format.cpp);
+// kNil or the error. Strict (format): any value for %s, unknown directives and
+// extra arguments are errors. Printf (printf, println): %s wants a string, an
+// unknown directive is copied literally, extra arguments are ignored.
+// Messages name fn.
+enum class FormatStyle { Strict, Printf };
+Value format_into(const char* fn, std::string_view fmt, Value* args, int argc, FormatStyle style,
+                  std::string& out);
 
 // The system value of upstream's aio API ((aio/sleep sys ms) etc.).
 bool is_aio_system(Value v);
