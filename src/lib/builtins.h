@@ -42,6 +42,7 @@ void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prome
 void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
 void open_format(VM& vm);    // format
+void open_regex(VM& vm);     // re/match, re/find-all, re/replace, re/split (PCRE2)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -56,6 +57,7 @@ inline void open_all(VM& vm) {
   open_http(vm);
   open_client(vm);
   open_format(vm);
+  open_regex(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);
