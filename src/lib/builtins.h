@@ -43,6 +43,7 @@ void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
 void open_format(VM& vm);    // format
 void open_regex(VM& vm);     // re/match, re/find-all, re/replace, re/split (PCRE2)
+void open_sort(VM& vm);      // %sort-default, %sort-by-keys (sort, sort-by: prelude.valk)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -58,6 +59,7 @@ inline void open_all(VM& vm) {
   open_client(vm);
   open_format(vm);
   open_regex(vm);
+  open_sort(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);
