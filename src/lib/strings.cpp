@@ -2,7 +2,6 @@
 // hold NUL, so everything here works on (pointer, length), never strlen.
 #include <unistd.h>
 
-#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
