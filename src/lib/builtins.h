@@ -42,6 +42,9 @@ void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
 void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
 void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
+void open_format(VM& vm);    // format
+void open_regex(VM& vm);     // re/match, re/find-all, re/replace, re/split (PCRE2)
+void open_sort(VM& vm);      // %sort-default, %sort-by-keys (sort, sort-by: prelude.valk)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -56,7 +59,19 @@ inline void open_all(VM& vm) {
   open_metrics(vm);
   open_http(vm);
   open_client(vm);
+  open_format(vm);
+  open_regex(vm);
+  open_sort(vm);
 }
+
+// printf-style directives of fmt applied to args, appended to out (format.cpp);
+// kNil or the error. Strict (format): any value for %s, unknown directives and
+// extra arguments are errors. Printf (printf, println): %s wants a string, an
+// unknown directive is copied literally, extra arguments are ignored.
+// Messages name fn.
+enum class FormatStyle { Strict, Printf };
+Value format_into(const char* fn, std::string_view fmt, Value* args, int argc, FormatStyle style,
+                  std::string& out);
 
 // The system value of upstream's aio API ((aio/sleep sys ms) etc.).
 bool is_aio_system(Value v);

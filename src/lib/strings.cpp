@@ -2,7 +2,6 @@
 // hold NUL, so everything here works on (pointer, length), never strlen.
 #include <unistd.h>
 
-#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -53,102 +52,9 @@ Value b_print(VM&, Value* args, int argc) {
   return kNil;
 }
 
-// printf directives: %[flags][width][.precision][l|ll](s|d|f), and %%.
-// Anything else after a % is copied literally and consumes no argument.
-// Nothing is written when formatting fails.
+// printf and println format with format.cpp's engine, in its printf style.
 Value format(std::string_view fmt, Value* args, int argc, std::string& out) {
-  int next = 0;
-  for (size_t i = 0; i < fmt.size(); ++i) {
-    char c = fmt[i];
-    if (c != '%') {
-      out += c;
-      continue;
-    }
-    if (i + 1 < fmt.size() && fmt[i + 1] == '%') {
-      out += '%';
-      ++i;
-      continue;
-    }
-    size_t j = i + 1;
-    std::string flags;
-    while (j < fmt.size() && fmt[j] != 0 && strchr("-+ 0#", fmt[j])) flags += fmt[j++];
-    int width = -1, prec = -1;
-    auto digits = [&](int& into) {
-      into = 0;
-      while (j < fmt.size() && isdigit(static_cast<unsigned char>(fmt[j]))) {
-        if (into < 1000000) into = into * 10 + (fmt[j] - '0');
-        ++j;
-      }
-    };
-    if (j < fmt.size() && isdigit(static_cast<unsigned char>(fmt[j]))) digits(width);
-    if (j < fmt.size() && fmt[j] == '.') {
-      ++j;
-      digits(prec);
-    }
-    for (int l = 0; l < 2 && j < fmt.size() && fmt[j] == 'l'; ++l) ++j;
-    char conv = j < fmt.size() ? fmt[j] : 0;
-    if (conv != 's' && conv != 'd' && conv != 'f') {
-      out += '%';  // unknown directive: the rest is copied by the loop
-      continue;
-    }
-    if (next >= argc) return make_error("printf: not enough arguments for format string");
-    Value v = args[next++];
-    std::string spec = "%" + flags;
-    if (width >= 0) spec += std::to_string(width);
-    if (prec >= 0) spec += "." + std::to_string(prec);
-    if (conv == 's') {
-      // %s takes a string, as upstream's printf does; str converts others.
-      if (!is_string(v)) {
-        if (is_error(v)) return v;
-        return make_errorf("printf: %%s requires a string argument, got %s", describe_type(v).c_str());
-      }
-      std::string s;
-      print_display(s, v);
-      if (prec >= 0 && size_t(prec) < s.size()) s.resize(size_t(prec));
-      size_t pad = width > 0 && size_t(width) > s.size() ? size_t(width) - s.size() : 0;
-      if (flags.find('-') == std::string::npos) out.append(pad, ' ');
-      out += s;
-      if (flags.find('-') != std::string::npos) out.append(pad, ' ');
-    } else {
-      int n;
-      char small[64];
-      if (conv == 'd') {
-        if (!is_int(v)) {
-          if (is_error(v)) return v;
-          return make_errorf("printf: %%d requires an integer argument, got %s", describe_type(v).c_str());
-        }
-        spec += "lld";
-        long long x = int_val(v);
-        n = snprintf(small, sizeof small, spec.c_str(), x);
-        if (n >= int(sizeof small)) {
-          std::string big(size_t(n) + 1, '\0');
-          snprintf(big.data(), big.size(), spec.c_str(), x);
-          out.append(big.data(), size_t(n));
-          n = -1;
-        }
-      } else {
-        if (!is_number(v)) {
-          if (is_error(v)) return v;
-          return make_errorf("printf: %%f requires a number argument, got %s", describe_type(v).c_str());
-        }
-        spec += "f";
-        double x = num_as_double(v);
-        n = snprintf(small, sizeof small, spec.c_str(), x);
-        if (n >= int(sizeof small)) {
-          std::string big(size_t(n) + 1, '\0');
-          snprintf(big.data(), big.size(), spec.c_str(), x);
-          out.append(big.data(), size_t(n));
-          n = -1;
-        }
-      }
-      if (n > 0) out.append(small, size_t(n));
-    }
-    i = j;
-    // Widths reach 10^6 per directive: past a megabyte, watch the budget.
-    if (out.size() > (size_t(1) << 20) && out.size() > heap_room())
-      return check_room("printf", out.size(), 1);
-  }
-  return kNil;
+  return format_into("printf", fmt, args, argc, FormatStyle::Printf, out);
 }
 
 Value b_printf(VM&, Value* args, int argc) {
