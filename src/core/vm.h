@@ -4,6 +4,7 @@
 // continuation is a copy of a segment of the two stacks.
 #pragma once
 
+#include <csignal>
 #include <string>
 #include <string_view>
 
@@ -92,5 +93,12 @@ struct VM {
 };
 
 VM& current_vm();
+
+// Ctrl-C at the REPL (src/cli/repl.cpp): its SIGINT handler sets this flag.
+// While it is set, every call the VM makes yields the error "interrupted",
+// which carries the interruption out of any loop (a loop is a call, code only
+// jumps forward), through try handlers too. Whoever installed the handler
+// clears it before the next evaluation; outside the REPL nothing sets it.
+inline volatile std::sig_atomic_t g_interrupt = 0;
 
 }  // namespace valk
