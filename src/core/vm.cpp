@@ -301,9 +301,9 @@ Value VM::eval_form(Value form) {
   return call(thunk, nullptr, 0);
 }
 
-Value VM::eval_source(std::string_view src, const char* file) {
+Value VM::eval_source(std::string_view src, const char* file, bool is_file) {
   LocMap locs;
-  Reader reader(src, file, &locs);
+  Reader reader(src, file, &locs, is_file);
   Value last = kNil;
   while (!reader.at_end()) {
     SrcLoc at = reader.here();
@@ -322,7 +322,7 @@ Value VM::run_file(const std::string& path) {
   if (!read_source_file(path, src, err)) return make_error(err);
   std::string saved = current_file;
   current_file = path;
-  Value r = eval_source(src, intern_filename(path));
+  Value r = eval_source(src, intern_filename(path), true);
   current_file = saved;
   return r;
 }

@@ -34,8 +34,9 @@ struct VM {
   // no builtin is executing further up (the CLI, the event loop).
   Value call(Value fn, const Value* args, int argc);
   // Reads, compiles and runs every form of src; stops at the first error
-  // value and returns it (located), else the last value.
-  Value eval_source(std::string_view src, const char* file);
+  // value and returns it (located), else the last value. is_file: src is a
+  // file's whole text (its "#!" first line is skipped).
+  Value eval_source(std::string_view src, const char* file, bool is_file = false);
   Value eval_form(Value form);
   Value run_file(const std::string& path);
   // Defines the builtins and loads the standard library (the constructor
