@@ -105,6 +105,7 @@ std::wstring utf8_to_wide(const std::string& s) {
 // ---- the terminal ----------------------------------------------------------------
 
 volatile std::sig_atomic_t g_winch = 0;  // the terminal was resized
+volatile std::sig_atomic_t g_cont = 0;   // continued after Ctrl-Z (the shell reset the terminal)
 bool g_line_cancelled = false;           // Ctrl-C while a line was being typed
 bool g_continuation = false;             // the prompt for a form's next line
 
@@ -113,6 +114,7 @@ void on_sigint(int) {
   aio::wake_from_signal();
 }
 void on_sigwinch(int) { g_winch = 1; }
+void on_sigcont(int) { g_cont = 1; }
 
 constexpr wchar_t kCtrlC = 3;
 
@@ -126,6 +128,14 @@ int read_byte(EditLine* el, unsigned char* c) {
     if (g_winch) {
       g_winch = 0;
       el_resize(el);
+    }
+    if (g_cont) {
+      // Back from Ctrl-Z: the terminal's modes are the shell's again. Editing
+      // mode is set once more from them, and the line redrawn.
+      g_cont = 0;
+      el_set(el, EL_PREP_TERM, 0);
+      el_set(el, EL_PREP_TERM, 1);
+      el_set(el, EL_REFRESH);
     }
     ssize_t n = read(STDIN_FILENO, c, 1);
     if (n == 1) return 1;
@@ -217,11 +227,13 @@ void use_utf8_locale() {
 
 int run_terminal(VM& vm) {
   use_utf8_locale();
-  struct sigaction sa {}, old_int {}, old_winch {};
+  struct sigaction sa {}, old_int {}, old_winch {}, old_cont {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: the read waiting for a key returns
   sigaction(SIGINT, &sa, &old_int);
+  sa.sa_handler = on_sigcont;  // the read waiting for a key returns, as for SIGINT
+  sigaction(SIGCONT, &sa, &old_cont);
   sa.sa_handler = on_sigwinch;
   sa.sa_flags = SA_RESTART;  // a resize is seen at the next key
   sigaction(SIGWINCH, &sa, &old_winch);
@@ -275,6 +287,7 @@ int run_terminal(VM& vm) {
   // Ctrl-C after the REPL (while pending async work runs) ends the process.
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGWINCH, &old_winch, nullptr);
+  sigaction(SIGCONT, &old_cont, nullptr);
   return 0;
 }
 
