@@ -1,12 +1,16 @@
 # Valkyria: the two commands a fresh Debian machine needs.
 #   make run    install dependencies, build, start the seed's hello server
 #   make test   install dependencies, build, run every test
+#   make install  build, then install valk and its manual page under PREFIX
 # Both install missing Debian packages first (scripts/install-deps.sh).
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run demo test test-quick fuzz bench clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps build run demo test test-quick fuzz bench install clean
 
 all: build
 
@@ -44,6 +48,13 @@ fuzz: deps
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh
+
+# valk in $(DESTDIR)$(PREFIX)/bin, its manual page in share/man/man1. A build
+# directory configured before (by make test, say) is built as it is.
+install: deps
+	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(g++ cmake make pkg-config libgc-dev libedit-dev libgtest-dev googletest nlohmann-json3-dev libuv1-dev
             libnghttp2-dev libssl-dev openssl libcurl4-openssl-dev libpcre2-dev)
-TEST_PKGS=(clang-14 libclang-rt-14-dev time prometheus curl nghttp2-client nghttp2-server python3)
+TEST_PKGS=(clang-14 libclang-rt-14-dev time prometheus curl nghttp2-client nghttp2-server python3 tmux)
 BENCH_PKGS=(lua5.4 guile-3.0 hyperfine nodejs nghttp2-server nghttp2-client)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

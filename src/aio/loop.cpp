@@ -1,6 +1,7 @@
 // The event loop (see loop.h).
 #include "aio/loop.h"
 
+#include <atomic>
 #include <cstdio>
 #include <vector>
 
@@ -11,6 +12,13 @@
 namespace valk::aio {
 
 namespace {
+
+// The running loop's interrupt handle, for wake_from_signal (which cannot
+// look at the runtime's state safely).
+std::atomic<uv_async_t*> g_interrupt_handle{nullptr};
+static_assert(std::atomic<uv_async_t*>::is_always_lock_free, "used from a signal handler");
+// uv_run returns after the iteration that ran this; nothing else to do.
+void on_interrupt(uv_async_t*) {}
 
 // This file's part of the runtime (core/runtime.h).
 LoopState& L() { return rt().loop; }
@@ -82,7 +90,9 @@ bool started() { return L().started; }
 void close_loop(Runtime& old) {
   LoopState& l = old.loop;
   if (!l.started) return;
+  g_interrupt_handle.store(nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&l.master), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&l.interrupt), nullptr);
   for (int i = 0; i < 100 && uv_loop_close(&l.loop) == UV_EBUSY; ++i) uv_run(&l.loop, UV_RUN_NOWAIT);
   l.started = false;
 }
@@ -93,6 +103,9 @@ void start(VM& vm) {
   uv_loop_init(&L().loop);
   uv_timer_init(&L().loop, &L().master);
   uv_unref(reinterpret_cast<uv_handle_t*>(&L().master));  // timers count as work by themselves
+  uv_async_init(&L().loop, &L().interrupt, on_interrupt);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&L().interrupt));  // not work of its own
+  g_interrupt_handle.store(&L().interrupt);
   L().started = true;
   L().woke_us = now_us();
 }
@@ -105,6 +118,10 @@ bool poll(VM& vm, bool for_run) {
 
 void wake() {
   if (L().polling) uv_stop(&L().loop);
+}
+
+void wake_from_signal() {
+  if (uv_async_t* h = g_interrupt_handle.load()) uv_async_send(h);
 }
 
 void add_before_poll(void (*fn)()) {

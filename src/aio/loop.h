@@ -35,6 +35,11 @@ bool poll(VM& vm, bool for_run);
 // blocking. Called by the handle machinery; cheap when not polling.
 void wake();
 
+// For a signal handler (async-signal-safe): makes a uv_run that waits return
+// (the REPL's Ctrl-C, so that the driver's next call sees g_interrupt).
+// Does nothing before the loop has started.
+void wake_from_signal();
+
 // C++ code that must run before the loop waits (e.g. the server writing
 // the responses its handlers produced during the last drain).
 void add_before_poll(void (*fn)());

@@ -14,23 +14,24 @@
 
 namespace {
 
+// Keep in step with docs/valk.1 (tests/cli/install.sh compares them).
 const char kUsage[] =
     "Usage: valk [options] [FILE [ARGS...]]\n"
     "\n"
-    "  valk FILE [ARGS...]   run a program (ARGS are in sys/args)\n"
-    "  valk -e EXPR          evaluate EXPR and print its value\n"
-    "  valk                  start the interactive REPL\n"
+    "  valk FILE [ARGS...]   run a program (ARGS are in sys/args); FILE may start with #!\n"
+    "  valk -e EXPR          evaluate EXPR and print its value (a handle: its outcome)\n"
+    "  valk                  start the interactive REPL (Ctrl-C interrupts, Ctrl-D exits)\n"
     "\n"
     "Options:\n"
-    "  -e, --eval EXPR       evaluate EXPR, print the result, exit\n"
+    "  -e, --eval EXPR       evaluate EXPR, print the result, exit (may be repeated)\n"
     "  --max-depth N         nested calls allowed before a call yields an error\n"
     "  --workers N           run FILE in N worker processes sharing listening ports\n"
-    "                        (SO_REUSEPORT); crashed workers restart; Ctrl-C stops all\n"
     "  -h, --help            show this help\n"
     "  -v, --version         show the version\n"
     "\n"
     "Exit status: the value given to (exit n), else 1 after a top-level error, else 0.\n"
-    "Environment: VALK_MAX_DEPTH (same as --max-depth).\n";
+    "Environment: VALK_MAX_DEPTH (same as --max-depth), VALK_HEAP_LIMIT (heap cap: 512M,\n"
+    "4G, 25%, none), VALK_VIRTUAL_TIME=1 (virtual clock for timers).\n";
 
 // A top-level error: file:line:col: message on stderr.
 void report(const valk::Value err) {
@@ -133,6 +134,10 @@ int main(int argc, char** argv) {
   if (!exprs.empty()) {
     for (auto& e : exprs) {
       valk::Value r = vm.eval_source(e, valk::intern_filename("<-e>"));
+      // A handle: the loop runs until it settles, and its outcome is the
+      // result (aio/await at top level).
+      if (valk::aio::is_handle(r))
+        r = vm.call(valk::as_symbol(valk::intern("aio/await"))->global, &r, 1);
       if (valk::is_error(r)) return fail(vm, r);
       std::string out = valk::repr_string(r);
       printf("%s\n", out.c_str());

@@ -102,12 +102,13 @@ const char* prefix_text(const Frame* f) {
 
 }  // namespace
 
-Reader::Reader(std::string_view src, const char* file, LocMap* locs)
+Reader::Reader(std::string_view src, const char* file, LocMap* locs, bool is_file)
     : src_(src), file_(file ? file : intern_filename("<input>")), locs_(locs) {
   // A UTF-8 byte order mark is not part of the program.
   if (src_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
-  // "#!" on the first line makes a file runnable as a script.
-  if (src_.substr(pos_, 2) == "#!") {
+  // "#!" on a file's first line makes it runnable as a script. The line's
+  // end is left to skip_ws, so the next line is line 2.
+  if (is_file && src_.substr(pos_, 2) == "#!") {
     while (pos_ < src_.size() && src_[pos_] != '\n') advance();
   }
 }
@@ -389,8 +390,9 @@ Value Reader::read_string() {
   }
 }
 
-Value read_all(std::string_view src, const char* file, LocMap* locs, Value* error) {
-  Reader r(src, file, locs);
+Value read_all(std::string_view src, const char* file, LocMap* locs, Value* error,
+               bool is_file) {
+  Reader r(src, file, locs, is_file);
   ListBuilder out(false);
   if (error) *error = kNil;
   while (!r.at_end()) {

@@ -21,7 +21,9 @@ inline const Cons* elem_loc_key(Value cell) {
 
 class Reader {
  public:
-  Reader(std::string_view src, const char* file, LocMap* locs = nullptr);
+  // is_file: src is a whole file's text, whose "#!" first line (a script's
+  // interpreter line) is skipped; line numbers count it.
+  Reader(std::string_view src, const char* file, LocMap* locs = nullptr, bool is_file = false);
 
   // Skips whitespace and comments; true when nothing but them is left.
   bool at_end();
@@ -47,7 +49,8 @@ class Reader {
 };
 
 // Reads every form of a source text. Stops at the first read error, which is
-// returned in *error (kNil when none).
-Value read_all(std::string_view src, const char* file, LocMap* locs, Value* error);
+// returned in *error (kNil when none). is_file: as for Reader.
+Value read_all(std::string_view src, const char* file, LocMap* locs, Value* error,
+               bool is_file = false);
 
 }  // namespace valk

@@ -74,6 +74,7 @@ struct LoopStats {
 struct LoopState {
   uv_loop_t loop;    // scanned by the collector: its handle list reaches every open handle
   uv_timer_t master;  // armed for the earliest timer deadline (real time)
+  uv_async_t interrupt;  // sent by the REPL's Ctrl-C handler (wake_from_signal)
   bool started = false;
   bool stop = false;
   bool polling = false;  // inside uv_run

@@ -301,9 +301,9 @@ Value VM::eval_form(Value form) {
   return call(thunk, nullptr, 0);
 }
 
-Value VM::eval_source(std::string_view src, const char* file) {
+Value VM::eval_source(std::string_view src, const char* file, bool is_file) {
   LocMap locs;
-  Reader reader(src, file, &locs);
+  Reader reader(src, file, &locs, is_file);
   Value last = kNil;
   while (!reader.at_end()) {
     SrcLoc at = reader.here();
@@ -322,7 +322,7 @@ Value VM::run_file(const std::string& path) {
   if (!read_source_file(path, src, err)) return make_error(err);
   std::string saved = current_file;
   current_file = path;
-  Value r = eval_source(src, intern_filename(path));
+  Value r = eval_source(src, intern_filename(path), true);
   current_file = saved;
   return r;
 }
@@ -375,6 +375,13 @@ Value VM::execute(size_t stop_depth) {
 #else
 #define COUNT_STEP(callee, is_tail)
 #endif
+// Ctrl-C at the REPL (g_interrupt): one load and an untaken branch per call.
+#define CHECK_INTERRUPT(callee, is_tail)      \
+  if (__builtin_expect(g_interrupt != 0, 0)) { \
+    f = size_t((callee) - stack);             \
+    tail = is_tail;                           \
+    goto interrupted;                         \
+  }
 
   size_t saved_exec_base = exec_base;
   exec_base = stop_depth;
@@ -533,6 +540,7 @@ L_CALL: {
   n = int(*pc++);
   Value* fp = top - n - 1;
   COUNT_STEP(fp, false);
+  CHECK_INTERRUPT(fp, false);
   Value fn = *fp;
   // Fast path: a stack-mode closure called with exactly its arity.
   if (has_type(fn, Type::Closure)) {
@@ -581,6 +589,7 @@ L_TAILCALL: {
   n = int(*pc++);
   Value* fp = top - n - 1;
   COUNT_STEP(fp, true);
+  CHECK_INTERRUPT(fp, true);
   Value fn = *fp;
   if (has_type(fn, Type::Closure)) {
     Proto* p = as_closure(fn)->proto;
@@ -873,6 +882,7 @@ L_EQV: {
 // just above them; `tail` says whether the current frame is replaced.
 do_call : {
   COUNT_STEP(stack + f, tail);
+  CHECK_INTERRUPT(stack + f, tail);
   // Paths below may allocate: the collector sees the stack up to sp only.
   sp = size_t(top - stack);
   Value fn = stack[f];
@@ -1063,6 +1073,12 @@ after_builtin : {
   goto deliver_pre;
 }
 
+interrupted:
+  SAVE();
+  result = make_error("interrupted");
+  locate(result);
+  goto deliver_pre;
+
 #ifdef VALK_STEP_LIMIT
 step_limit_hit:
   SAVE();
@@ -1098,6 +1114,7 @@ do_return : {
 #undef SAVE
 #undef NEXT
 #undef COUNT_STEP
+#undef CHECK_INTERRUPT
 }
 
 }  // namespace valk

@@ -4,6 +4,7 @@
 // continuation is a copy of a segment of the two stacks.
 #pragma once
 
+#include <csignal>
 #include <string>
 #include <string_view>
 
@@ -33,8 +34,9 @@ struct VM {
   // no builtin is executing further up (the CLI, the event loop).
   Value call(Value fn, const Value* args, int argc);
   // Reads, compiles and runs every form of src; stops at the first error
-  // value and returns it (located), else the last value.
-  Value eval_source(std::string_view src, const char* file);
+  // value and returns it (located), else the last value. is_file: src is a
+  // file's whole text (its "#!" first line is skipped).
+  Value eval_source(std::string_view src, const char* file, bool is_file = false);
   Value eval_form(Value form);
   Value run_file(const std::string& path);
   // Defines the builtins and loads the standard library (the constructor
@@ -92,5 +94,12 @@ struct VM {
 };
 
 VM& current_vm();
+
+// Ctrl-C at the REPL (src/cli/repl.cpp): its SIGINT handler sets this flag.
+// While it is set, every call the VM makes yields the error "interrupted",
+// which carries the interruption out of any loop (a loop is a call, code only
+// jumps forward), through try handlers too. Whoever installed the handler
+// clears it before the next evaluation; outside the REPL nothing sets it.
+inline volatile std::sig_atomic_t g_interrupt = 0;
 
 }  // namespace valk

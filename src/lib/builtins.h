@@ -36,6 +36,7 @@ void open_strings(VM& vm);   // str, str/*, printf, print, make-string, ...
 void open_plists(VM& vm);    // plist/*, get
 void open_dicts(VM& vm);     // dict, dict/*
 void open_io(VM& vm);        // read, read-file, load, error, test/capture-*
+void open_console(VM& vm);   // read-line, read-stdin (blocking reads of standard input)
 void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
 void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
 void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
@@ -54,6 +55,7 @@ inline void open_all(VM& vm) {
   open_plists(vm);
   open_dicts(vm);
   open_io(vm);
+  open_console(vm);
   open_system(vm);
   open_aio(vm);
   open_metrics(vm);

@@ -169,7 +169,7 @@ Value b_load(VM& vm, Value* args, int argc) {
   const char* file = intern_filename(used);
   LocMap locs;
   Value err = kNil;
-  Value forms = read_all(src, file, &locs, &err);
+  Value forms = read_all(src, file, &locs, &err, true);
   if (err != kNil) {
     // Run what was read, then report the read error.
     forms = forms == kNil ? cons(err, kNil) : forms;

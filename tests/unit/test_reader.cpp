@@ -295,14 +295,22 @@ TEST(Reader, CommentsAndWhitespace) {
 }
 
 TEST(Reader, Shebang) {
-  Reader r("#!/usr/bin/env valk\n(+ 1 2)", "t.valk");
+  Reader r("#!/usr/bin/env valk\n(+ 1 2)", "t.valk", nullptr, true);
   EXPECT_EQ(repr_string(r.read()), "(+ 1 2)");
   EXPECT_TRUE(r.at_end());
-  Reader only("#!/usr/bin/env valk", "t.valk");
+  Reader only("#!/usr/bin/env valk", "t.valk", nullptr, true);
   EXPECT_TRUE(only.at_end());
+  // The next line is line 2.
+  Reader lines("#!/usr/bin/env valk\n\n  )", "t.valk", nullptr, true);
+  Value le = lines.read();
+  ASSERT_TRUE(is_error(le));
+  EXPECT_EQ(display_string(as_error(le)->message), "t.valk:3:3: unexpected ')'");
+  // Only in a file's text: a string given to read (or -e, or the REPL) is not one.
+  Reader text("#!x\n1", "t.valk");
+  ASSERT_TRUE(is_error(text.read()));
   // Only on the first line.
   EXPECT_EQ(rd_err("1\n#!x"), "");
-  Reader later("1\n#!x", "t.valk");
+  Reader later("1\n#!x", "t.valk", nullptr, true);
   later.read();
   Value e = later.read();
   ASSERT_TRUE(is_error(e));
