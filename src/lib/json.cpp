@@ -282,13 +282,24 @@ void put_json_string(std::string& out, std::string_view s) {
 
 // Shortest text that reads back as the same double, with a '.' or an
 // exponent so that it reads back as a float (json/parse makes "1" an integer).
+// Plain digits for exponents -4 to 15, else scientific, as Python's repr:
+// 0.0006 and 1e+16, where the shortest text alone would be 6e-04.
 bool put_json_float(std::string& out, double d) {
   if (!std::isfinite(d)) return false;
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
   std::string_view t(buf, size_t(r.ptr - buf));
-  out += t;
-  if (t.find_first_of(".e") == std::string_view::npos) out += ".0";
+  int exp = 0;
+  size_t e = t.find('e');
+  std::from_chars(t.data() + e + (t[e + 1] == '+' ? 2 : 1), t.data() + t.size(), exp);
+  if (exp >= -4 && exp < 16) {
+    r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+    t = std::string_view(buf, size_t(r.ptr - buf));
+    out += t;
+    if (t.find('.') == std::string_view::npos) out += ".0";
+  } else {
+    out += t;
+  }
   return true;
 }
 
