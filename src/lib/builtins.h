@@ -35,6 +35,7 @@ void open_lists(VM& vm);     // list, head, tail, cons, join, len, nth, ...
 void open_strings(VM& vm);   // str, str/*, printf, print, make-string, ...
 void open_plists(VM& vm);    // plist/*, get
 void open_dicts(VM& vm);     // dict, dict/*
+void open_json(VM& vm);      // json/parse, json/encode, json/null
 void open_io(VM& vm);        // read, read-file, load, error, test/capture-*
 void open_console(VM& vm);   // read-line, read-stdin (blocking reads of standard input)
 void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
@@ -54,6 +55,7 @@ inline void open_all(VM& vm) {
   open_strings(vm);
   open_plists(vm);
   open_dicts(vm);
+  open_json(vm);
   open_io(vm);
   open_console(vm);
   open_system(vm);
