@@ -725,7 +725,7 @@ class Compiler {
   static Value list3(Value a, Value b, Value c) { return cons(a, cons(b, cons(c, kNil))); }
   static Value list2(Value a, Value b) { return cons(a, cons(b, kNil)); }
 
-  // (aio/do (<- x e) step ... last): each step's handle is waited for and
+  // (aio/do (<- x e) step ... last), or (x <- e): each step's handle is waited for and
   // a bound name is visible in every later step:
   //   (%aio-bind e (fn (x) (%aio-bind step (fn (_) ... (%aio-as-handle last)))))
   Value aio_do_steps(Value steps) {
@@ -735,6 +735,11 @@ class Compiler {
     Value name = intern("%aio-step"), e = step;
     if (is_cons(step) && car(step) == s.bind_arrow && list_length(step) == 3) {
       name = car(cdr(step));
+      e = car(cdr(cdr(step)));
+    } else if (is_cons(step) && is_symbol(car(step)) && list_length(step) == 3 &&
+               car(cdr(step)) == s.bind_arrow) {
+      // Upstream's infix spelling: (x <- e).
+      name = car(step);
       e = car(cdr(cdr(step)));
     }
     if (cdr(steps) == kNil) return list2(s.as_handle, e);
