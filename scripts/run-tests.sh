@@ -144,6 +144,7 @@ SUITE_AWK='
 /^>>>CAPTURED/ { if (depth > 0) depth--; next }
 depth > 0 { next }
 /^✅ / { okm++ }
+/^⏰ / { failm++; n = $0; sub(/^⏰ /, "", n); sub(/\.*  TIMEOUT : .*$/, "", n); print "case\t" n " (TIMEOUT)" }
 /^❌ / { failm++; n = $0; sub(/^❌ /, "", n); sub(/\.*  FAIL : in .*$/, "", n); print "case\t" n }
 /^[0-9]+ passed, [0-9]+ failed$/ && prev ~ /^🏁 Test Results:/ { split($0, a, " "); runs++; p += a[1]; f += a[3] }
 /^0 passed, 0 failed, [0-9]+ skipped$/ && prev ~ /^🧪 .*\(SKIPPED: / {

@@ -45,7 +45,7 @@ struct Sym {
   Value lt = intern("<"), gt = intern(">"), le = intern("<="), ge = intern(">=");
   Value eq = intern("==");
   Value head = intern("head"), tail = intern("tail"), nilp = intern("nil?");
-  Value penv = intern("penv"), list = intern("list");
+  Value penv = intern("penv"), list = intern("list"), plist_of = intern("%list");
   Value aio_do = intern("aio/do"), aio_let = intern("aio/let"), bind_arrow = intern("<-");
   Value aio_bind = intern("%aio-bind"), as_handle = intern("%aio-as-handle");
   Value aio_then = intern("aio/then"), aio_all = intern("aio/all"), nth = intern("nth");
@@ -510,10 +510,14 @@ class Compiler {
   }
 
   // Upstream body rule: {(a) (b)} is a sequence, {f x} is one expression.
+  // A {...} body of two or more elements headed by a keyword, {:status x}, is
+  // a list of its evaluated elements (docs/language.md#forms): (%list :status x).
   static Value body_forms(Value body) {
     if (body == kNil) return kNil;
     if (!is_cons(body)) return cons(body, kNil);
     if (first_is_list(body)) return body;
+    if (is_qcons(body) && is_keyword(car(body)) && is_cons(cdr(body)))
+      return cons(cons(S().plist_of, with_style(body, false)), kNil);
     return cons(with_style(body, false), kNil);
   }
   // A branch written {...} is code; anything else is an expression.
@@ -721,7 +725,7 @@ class Compiler {
   static Value list3(Value a, Value b, Value c) { return cons(a, cons(b, cons(c, kNil))); }
   static Value list2(Value a, Value b) { return cons(a, cons(b, kNil)); }
 
-  // (aio/do (<- x e) step ... last): each step's handle is waited for and
+  // (aio/do (<- x e) step ... last), or (x <- e): each step's handle is waited for and
   // a bound name is visible in every later step:
   //   (%aio-bind e (fn (x) (%aio-bind step (fn (_) ... (%aio-as-handle last)))))
   Value aio_do_steps(Value steps) {
@@ -731,6 +735,11 @@ class Compiler {
     Value name = intern("%aio-step"), e = step;
     if (is_cons(step) && car(step) == s.bind_arrow && list_length(step) == 3) {
       name = car(cdr(step));
+      e = car(cdr(cdr(step)));
+    } else if (is_cons(step) && is_symbol(car(step)) && list_length(step) == 3 &&
+               car(cdr(step)) == s.bind_arrow) {
+      // Upstream's infix spelling: (x <- e).
+      name = car(step);
       e = car(cdr(cdr(step)));
     }
     if (cdr(steps) == kNil) return list2(s.as_handle, e);

@@ -402,8 +402,15 @@ std::string describe_type(Value v) {
   return out;
 }
 
+// Upstream's predicates answered :true / :false; == lets them equal the booleans.
+static Value bool_keyword(Value b) {
+  static const Value t = intern(":true"), f = intern(":false");
+  return b == kTrue ? t : f;
+}
+
 // Iterative (an explicit stack of list pairs still to compare), so deeply
 // nested lists compare without touching the C stack.
+
 bool values_equal(Value a, Value b, bool bool_as_int) {
   std::vector<std::pair<Value, Value>> pending_pairs;
   for (;;) {
@@ -414,6 +421,10 @@ bool values_equal(Value a, Value b, bool bool_as_int) {
       same = num_as_double(b) == (a == kTrue ? 1.0 : 0.0);
     } else if (bool_as_int && is_number(a) && is_bool(b)) {
       same = num_as_double(a) == (b == kTrue ? 1.0 : 0.0);
+    } else if (bool_as_int && is_bool(a) && is_keyword(b)) {
+      same = b == bool_keyword(a);
+    } else if (bool_as_int && is_keyword(a) && is_bool(b)) {
+      same = a == bool_keyword(b);
     } else if (is_number(a) && is_number(b)) {
       same = is_int(a) && is_int(b) ? int_val(a) == int_val(b) : num_as_double(a) == num_as_double(b);
     } else if (is_cons(a) && is_cons(b)) {

@@ -249,8 +249,8 @@ const char* type_name(Value v);
 std::string describe_type(Value v);
 
 // Structural equality (docs/language.md#values): lists element-wise ignoring {} vs (),
-// numbers by value across int/float. bool_as_int: true equals 1 and false
-// equals 0 (the == builtin, for upstream programs that used 1/0).
+// numbers by value across int/float. bool_as_int: true equals 1 and :true,
+// false equals 0 and :false (the == builtin, for upstream programs).
 bool values_equal(Value a, Value b, bool bool_as_int = false);
 
 // Interned source file names (for SrcLoc::file).

@@ -138,7 +138,7 @@ bool is_builtin_library(const std::string& path) {
   // Older upstream trees use src/, newer ones stdlib/.
   static const char* const suffixes[] = {
       "src/prelude.valk",       "src/modules/test.valk",   "src/async_handles.valk",
-      "src/http_api.valk",      "stdlib/prelude.valk",     "stdlib/test/test.valk",
+      "src/http_api.valk",      "src/async_monadic.valk",  "stdlib/prelude.valk",     "stdlib/test/test.valk",
       "stdlib/aio/handles.valk", "stdlib/http/api.valk"};
   for (const char* s : suffixes) {
     size_t ls = strlen(s);

@@ -204,6 +204,9 @@ Value b_is_nil(VM&, Value* args, int) { return make_bool(args[0] == kNil); }
 
 void open_lists(VM&) {
   define("list", guarded<b_list>, 0, -1);
+  // What a keyword-headed {...} body compiles to (compiler.cpp, body_forms): a name no program
+  // shadows.
+  define("%list", guarded<b_list>, 0, -1);
   define("head", guarded<b_head>, 1, 1);
   define("first", guarded<b_head>, 1, 1);
   define("tail", guarded<b_tail>, 1, 1);
