@@ -190,8 +190,10 @@ Value format_into(const char* fn, std::string_view fmt, Value* args, int argc, F
       ++j;
     }
     char conv = j < fmt.size() ? fmt[j] : 0;
-    static constexpr const char* kConvs = "sdiuxXofFeEgGc%";
-    if (conv == 0 || !strchr(kConvs, conv) || (conv == '%' && !c.strict())) {
+    // printf and println keep upstream's three conversions: a program that
+    // printed "%x" literally there still does.
+    const char* convs = c.strict() ? "sdiuxXofFeEgGc%" : "sdf";
+    if (conv == 0 || !strchr(convs, conv)) {
       if (c.strict()) {
         if (conv == 0) return make_errorf("%s: incomplete directive at the end of the format string", fn);
         std::string d(fmt.substr(i, j + 1 - i));
