@@ -520,8 +520,13 @@ class Compiler {
       return cons(cons(S().plist_of, with_style(body, false)), kNil);
     return cons(with_style(body, false), kNil);
   }
-  // A branch written {...} is code; anything else is an expression.
-  static Value as_code(Value v) { return is_qcons(v) ? with_style(v, false) : v; }
+  // A branch written {...} is code; anything else is an expression. A branch
+  // {:k v ...} headed by a keyword builds its list, as a body does.
+  static Value as_code(Value v) {
+    if (!is_qcons(v)) return v;
+    if (is_keyword(car(v)) && is_cons(cdr(v))) return cons(S().plist_of, with_style(v, false));
+    return with_style(v, false);
+  }
 
   bool special(Value head, Value x, bool tail) {
     const Sym& s = S();
