@@ -26,6 +26,7 @@
 #include "aio/loop.h"
 #include "core/printer.h"
 #include "core/reader.h"
+#include "core/utf8.h"
 #include "lib/builtins.h"
 
 namespace valk {
@@ -66,23 +67,6 @@ bool eval_input(VM& vm, const std::string& src, bool echo) {
   return true;
 }
 
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 
 // UTF-8 to wide characters for the history (a malformed byte is U+FFFD).

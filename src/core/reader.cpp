@@ -4,6 +4,7 @@
 // so nesting depth is bounded by memory, not by the C stack. The frames live
 // in GC memory: they hold the partial lists, which the collector must see.
 #include "core/reader.h"
+#include "core/utf8.h"
 
 #include <charconv>
 #include <cstdio>
@@ -40,23 +41,6 @@ int hex_val(unsigned char c) {
   return -1;
 }
 
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 // How a character is named in a message: printable ones as themselves,
 // control bytes as \xHH so the message stays on one line.

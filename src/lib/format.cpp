@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.h"
 #include "core/printer.h"
 #include "lib/builtins.h"
 
@@ -75,23 +76,6 @@ void append_padded(std::string& out, std::string_view s, int64_t width, bool lef
   if (left) out.append(pad, ' ');
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 // snprintf of one numeric directive, appended to out.
 template <class T>
@@ -249,7 +233,7 @@ Value format_into(const char* fn, std::string_view fmt, Value* args, int argc, F
               fn, c.argno(index), (long long)cp);
         }
         std::string s;
-        append_utf8(s, uint32_t(cp));
+        put_utf8(s, uint32_t(cp));
         append_padded(out, s, width, minus);
         break;
       }

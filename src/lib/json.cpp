@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.h"
 #include "core/dict.h"
 #include "core/gc.h"
 #include "lib/builtins.h"
@@ -209,39 +210,6 @@ Value b_parse(VM&, Value* args, int) {
 
 // ---- encoding -----------------------------------------------------------------
 
-// Returns the length of the valid UTF-8 prefix of s (s.size() when valid).
-size_t utf8_valid_prefix(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;       // overlong
-      if (c == 0xED) hi = 0x9F;       // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;       // overlong
-      if (c == 0xF4) hi = 0x8F;       // past U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    if (p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
-    i += len;
-  }
-  return n;
-}
 
 // Bytes a JSON string may hold as they are: not '"', '\\' or a control byte.
 struct PlainTable {
@@ -422,9 +390,9 @@ class Encoder {
 
   bool string(Value s) {
     std::string_view v = as_string(s)->view();
-    size_t ok = utf8_valid_prefix(v);
-    if (ok != v.size())
-      return fail(make_errorf("json/encode: a string is not valid UTF-8 (at byte %zu of %zu)", ok,
+    size_t bad = utf8_invalid_at(v);
+    if (bad != std::string_view::npos)
+      return fail(make_errorf("json/encode: a string is not valid UTF-8 (at byte %zu of %zu)", bad,
                               v.size()));
     put_json_string(*out_, v);
     return true;

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/utf8.h"
 #include "core/printer.h"
 #include "lib/builtins.h"
 
@@ -130,46 +131,11 @@ Regexes& regexes() {
   return r;
 }
 
-// The offset of the first byte that is not part of valid UTF-8 (overlong
-// forms, surrogates and code points past U+10FFFF are invalid), or npos.
-size_t invalid_utf8_at(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    // ASCII runs eight bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      memcpy(&w, p + i, 8);
-      if (w & 0x8080808080808080ull) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp, min;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07, min = 0x10000;
-    else return i;
-    if (i + len > n) return i;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
 
 // kNil when args[i] is a string of valid UTF-8, else the error.
 Value check_text(const char* fn, Value* args, int i) {
   VALK_CHECK(is_string(args[i]), fn, i, "a string");
-  size_t bad = invalid_utf8_at(as_string(args[i])->view());
+  size_t bad = utf8_invalid_at(as_string(args[i])->view());
   if (bad == std::string_view::npos) return kNil;
   return make_errorf("%s: argument %d is not valid UTF-8 (at byte %zu)", fn, i + 1, bad);
 }
