@@ -112,7 +112,20 @@ Value add_label(const char* fn, Spec& spec, Value key, Value val) {
 }
 
 Value parse_spec(const char* fn, Value* args, int argc, bool histogram, Spec& spec) {
+  // Upstream's (metrics/counter "name" "Help text."): a string after the name
+  // that leaves an odd count of label arguments is the help text.
+  int positional = 0;
   for (int i = 1; i < argc; ++i) {
+    Value a = args[i];
+    if (is_keyword(a) && (as_symbol(a)->view() == ":help" || as_symbol(a)->view() == ":buckets")) ++i;
+    else if (!is_list(a)) ++positional;
+  }
+  int first = 1;
+  if (positional % 2 && argc > 1 && is_string(args[1])) {
+    spec.help = std::string(as_string(args[1])->view());
+    first = 2;
+  }
+  for (int i = first; i < argc; ++i) {
     Value a = args[i];
     if (is_error(a)) return a;
     if (is_keyword(a) && as_symbol(a)->view() == ":help") {
@@ -239,7 +252,16 @@ bool amount(Value v, double& out) {
   return std::isfinite(out);
 }
 
-Value b_counter_inc(VM&, Value* args, int argc) {
+Value b_counter_inc(VM& vm, Value* args, int argc) {
+  // Upstream's (metrics/counter-inc "name" labels...): that counter, by 1.
+  if (is_string(args[0])) {
+    Value c = b_counter(vm, args, argc);
+    if (is_error(c)) return c;
+    static_cast<metrics::Counter*>(metric_of(c, &kCounterClass)->metric)->add_float(1);
+    return kNil;
+  }
+  if (argc > 2)
+    return make_errorf("metrics/counter-inc: expected a counter and an amount, got %d arguments", argc);
   UserMetric* m = metric_of(args[0], &kCounterClass);
   VALK_CHECK(m, "metrics/counter-inc", 0, "a counter (from metrics/counter)");
   double n = 1;
@@ -313,7 +335,7 @@ void open_metrics(VM&) {
   define("metrics/counter", guarded<b_counter>, 1, -1);
   define("metrics/gauge", guarded<b_gauge>, 1, -1);
   define("metrics/histogram", guarded<b_histogram>, 1, -1);
-  define("metrics/counter-inc", b_counter_inc, 1, 2);
+  define("metrics/counter-inc", guarded<b_counter_inc>, 1, -1);
   define("metrics/gauge-set", b_gauge_set, 2, 2);
   define("metrics/gauge-inc", b_gauge_inc, 1, 2);
   define("metrics/gauge-dec", b_gauge_dec, 1, 2);
