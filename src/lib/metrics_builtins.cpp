@@ -46,6 +46,7 @@ Value b_metrics_prometheus(VM&, Value* args, int argc) {
 constexpr size_t kMaxLabelSets = 1000;  // per user family (documented)
 constexpr size_t kMaxUserFamilies = 1000;
 constexpr size_t kMaxLabels = 16;  // label names per family
+constexpr size_t kMaxLabelValue = 1024;  // bytes of one label value
 // Families made by metrics/counter ... (process-wide, like the registry).
 size_t g_user_families = 0;
 
@@ -107,6 +108,9 @@ Value add_label(const char* fn, Spec& spec, Value key, Value val) {
   if (!is_string(val))
     return make_errorf("%s: the value of label %s must be a string, got %s", fn, k.c_str(),
                        type_name(val));
+  if (as_string(val)->len > kMaxLabelValue)
+    return make_errorf("%s: the value of label %s is longer than %zu bytes", fn, k.c_str(),
+                       kMaxLabelValue);
   spec.labels.emplace_back(std::move(k), std::string(as_string(val)->view()));
   return kNil;
 }
