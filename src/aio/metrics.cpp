@@ -240,6 +240,18 @@ M& Family<M>::get(const Labels& values) {
   return ref;
 }
 
+template <class M>
+M* Family<M>::try_get(const Labels& values, const Labels** key) {
+  auto it = children_.find(values);
+  if (it == children_.end()) {
+    if (max_label_sets_ && children_.size() >= max_label_sets_) return nullptr;
+    get(values);
+    it = children_.find(values);
+  }
+  if (key) *key = &it->first;
+  return it->second.get();
+}
+
 template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
@@ -324,12 +336,12 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help,
   return family<Histogram>(name, help, Kind::Histogram, false, {}, bounds).get(Labels{});
 }
 Family<Counter>& Registry::counter_family(std::string_view name, std::string_view help,
-                                          std::vector<std::string> label_names) {
-  return family<Counter>(name, help, Kind::Counter, false, std::move(label_names));
+                                          std::vector<std::string> label_names, bool floating) {
+  return family<Counter>(name, help, Kind::Counter, floating, std::move(label_names));
 }
 Family<Gauge>& Registry::gauge_family(std::string_view name, std::string_view help,
-                                      std::vector<std::string> label_names) {
-  return family<Gauge>(name, help, Kind::Gauge, false, std::move(label_names));
+                                      std::vector<std::string> label_names, bool floating) {
+  return family<Gauge>(name, help, Kind::Gauge, floating, std::move(label_names));
 }
 Family<Histogram>& Registry::histogram_family(std::string_view name, std::string_view help,
                                               std::vector<std::string> label_names,
@@ -572,6 +584,8 @@ Standard* make_standard(Registry& r) {
       r.histogram("valk_client_request_duration_seconds",
                   "HTTP client request time until the response completed, in seconds."),
       r.gauge("valk_client_connections_pooled", "HTTP client connections open in the pool."),
+      r.counter("valk_metrics_label_sets_refused_total",
+                "New label sets of user metrics refused at a family's bound (1000)."),
   };
   // Read from the collector at export time.
   r.callback_gauge("valk_heap_bytes", "Size of the garbage-collected heap in bytes.",

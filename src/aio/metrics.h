@@ -121,6 +121,16 @@ class Family : public FamilyBase {
     return get(Labels(values.begin(), values.end()));
   }
   const std::map<Labels, std::unique_ptr<M>>& children() const { return children_; }
+  // The metric for `values`, made if there is room: nullptr when the family
+  // already holds max_label_sets() label sets and `values` is not one of them
+  // (the caller counts the refusal). *key, if given, is set to the stored
+  // label values, which live as long as the family.
+  M* try_get(const Labels& values, const Labels** key = nullptr);
+  // 0 (the default): unbounded, for the runtime's own families, whose label
+  // values come from fixed sets; user families (metrics/counter ...) are bounded.
+  size_t max_label_sets() const { return max_label_sets_; }
+  void set_max_label_sets(size_t n) { max_label_sets_ = n; }
+  const std::vector<double>& bounds() const { return bounds_; }  // histograms only
 
  private:
   friend class Registry;
@@ -130,6 +140,7 @@ class Family : public FamilyBase {
         bounds_(std::move(bounds)) {}
   std::vector<double> bounds_;  // histograms only
   std::map<Labels, std::unique_ptr<M>> children_;
+  size_t max_label_sets_ = 0;
 };
 
 extern template class Family<Counter>;
@@ -161,9 +172,9 @@ class Registry {
                        const std::vector<double>& bounds = default_duration_buckets());
 
   Family<Counter>& counter_family(std::string_view name, std::string_view help,
-                                  std::vector<std::string> label_names);
+                                  std::vector<std::string> label_names, bool floating = false);
   Family<Gauge>& gauge_family(std::string_view name, std::string_view help,
-                              std::vector<std::string> label_names);
+                              std::vector<std::string> label_names, bool floating = false);
   Family<Histogram>& histogram_family(
       std::string_view name, std::string_view help, std::vector<std::string> label_names,
       const std::vector<double>& bounds = default_duration_buckets());
@@ -236,6 +247,8 @@ struct Standard {
   Counter& client_bytes_out;             // valk_client_bytes_out_total
   Histogram& client_request_duration;    // valk_client_request_duration_seconds
   Gauge& client_connections_pooled;      // valk_client_connections_pooled
+  // user metrics (metrics/counter ...)
+  Counter& label_sets_refused;           // valk_metrics_label_sets_refused_total
   // valk_heap_bytes and valk_gc_collections_total are callbacks into the
   // collector: nothing to update.
 };

@@ -133,6 +133,8 @@ void add_runtime_teardown(void (*fn)(Runtime& old));
 //   properties of the one collected heap;
 // - the metrics registry (metrics.cpp): counters for the whole process, which
 //   exporters read; a fresh runtime keeps counting;
+// - the count of user metric families (metrics_builtins.cpp): part of the
+//   registry's bound;
 // - the worker supervisor's signal flag (cli/workers.cpp): signal handlers
 //   can only reach file-scope state.
 

@@ -41,7 +41,7 @@ void open_console(VM& vm);   // read-line, read-stdin (blocking reads of standar
 void open_system(VM& vm);    // exit, shutdown, time-us, type, mem/*, sys/*
 void open_core(VM& vm);      // apply, eval, \ (runtime lambdas), def helpers
 void open_aio(VM& vm);       // aio/*: handles, combinators, timers, the loop
-void open_metrics(VM& vm);   // aio/metrics, aio/metrics-json, aio/metrics-prometheus
+void open_metrics(VM& vm);   // aio/metrics*, metrics/* (user metrics)
 void open_http(VM& vm);      // http2/server-*, http2/response, req/*
 void open_client(VM& vm);    // %http-fetch (the client; its API is lib/valk/http_api.valk)
 void open_format(VM& vm);    // format

@@ -253,6 +253,7 @@ void open_core(VM& vm) {
   define("lambda", b_lambda, 2, 2);
   define("do", guarded<b_do>, 0, -1);
   define("not", guarded<b_not>, 1, 1);
+  define("!", guarded<b_not>, 1, 1);  // upstream's name for not
   define("repr", guarded<b_repr>, 1, 1);
   define("function?", guarded<b_is_function>, 1, 1);
   define("random", guarded<b_random>, 1, 1);

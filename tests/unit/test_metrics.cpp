@@ -95,6 +95,23 @@ TEST(Metrics, LabelFamilies) {
   EXPECT_EQ(&r.counter_family("req_total", "h", {"method", "status_class"}), &fam);
 }
 
+TEST(Metrics, TryGetStopsAtTheLabelSetBound) {
+  metrics::Registry r;
+  auto& fam = r.gauge_family("bounded", "h", {"id"}, true);
+  EXPECT_EQ(fam.max_label_sets(), 0u);  // unbounded unless set
+  fam.set_max_label_sets(2);
+  const metrics::Labels* key = nullptr;
+  metrics::Gauge* a = fam.try_get({"a"}, &key);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*key, metrics::Labels{"a"});
+  ASSERT_NE(fam.try_get({"b"}), nullptr);
+  EXPECT_EQ(fam.try_get({"c"}), nullptr);  // refused: the family is full
+  EXPECT_EQ(fam.try_get({"a"}), a);        // a known set still works
+  EXPECT_EQ(fam.children().size(), 2u);
+  a->add_float(1.5);
+  EXPECT_NE(r.prometheus_text().find("bounded{id=\"a\"} 1.5\n"), std::string::npos);
+}
+
 TEST(Metrics, StatusClass) {
   EXPECT_STREQ(metrics::status_class(200), "2xx");
   EXPECT_STREQ(metrics::status_class(101), "1xx");
