@@ -75,13 +75,9 @@ Value b_vals(VM&, Value* args, int) {
 
 // (dict/merge d1 d2 ...): a new dict; a later dict's value wins.
 Value b_merge(VM&, Value* args, int argc) {
-  uint32_t total = 0;
-  for (int i = 0; i < argc; ++i) {
-    VALK_CHECK(is_dict(args[i]), "dict/merge", i, "a dict");
-    total += as_dict(args[i])->count;
-  }
-  Value out = make_dict(total);
-  for (int i = 0; i < argc; ++i)
+  for (int i = 0; i < argc; ++i) VALK_CHECK(is_dict(args[i]), "dict/merge", i, "a dict");
+  Value out = dict_copy(as_dict(args[0]));
+  for (int i = 1; i < argc; ++i)
     dict_for_each(as_dict(args[i]), [&](Value k, Value v) { dict_set(as_dict(out), k, v); });
   return out;
 }
