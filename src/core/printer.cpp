@@ -284,6 +284,14 @@ class Printer {
 
 }  // namespace
 
+void put_loc(std::string& out, const SrcLoc& loc) {
+  out += loc.file;
+  out += ':';
+  put_int(out, loc.line);
+  out += ':';
+  put_int(out, loc.col);
+}
+
 void describe_partial(std::string& out, const Partial* pa) {
   out += "partial application of ";
   const Proto* p = has_type(pa->fn, Type::Closure) ? as_closure(pa->fn)->proto : nullptr;
@@ -303,11 +311,7 @@ void describe_partial(std::string& out, const Partial* pa) {
   out += " arguments";
   if (pa->made.file) {
     out += ", made at ";
-    out += pa->made.file;
-    out += ':';
-    put_int(out, pa->made.line);
-    out += ':';
-    put_int(out, pa->made.col);
+    put_loc(out, pa->made);
   }
   out += ')';
 }

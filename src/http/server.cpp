@@ -362,7 +362,11 @@ void respond_with(Stream* st, Value r) {
   if (is_error(r)) {
     std::string msg = display_string(as_error(r)->message);
     const SrcLoc& l = as_error(r)->loc;
-    if (l.file) msg = std::string(l.file) + ":" + std::to_string(l.line) + ":" + std::to_string(l.col) + ": " + msg;
+    if (l.file) {
+      std::string at;
+      put_loc(at, l);
+      msg = at + ": " + msg;
+    }
     log_handler_error(st, msg);
     respond_text(st, 500, "Internal Server Error\n");
     return;

@@ -376,8 +376,10 @@ Value b_dump(VM& vm, Value* args, int argc) {
     uint32_t age_ms = uint32_t(now / 1000) - h->created_ms;
     snprintf(buf, sizeof buf, "  %s age %.3f s", line.c_str(), double(age_ms) / 1e3);
     out += buf;
-    if (l.file) out += "  created at " + std::string(l.file) + ":" + std::to_string(l.line) + ":" +
-                       std::to_string(l.col);
+    if (l.file) {
+      out += "  created at ";
+      put_loc(out, l);
+    }
     out += '\n';
     ++n;
   }

@@ -236,8 +236,9 @@ Value b_error_loc(VM& vm, Value* args, int argc) {
   if (!is_error(args[0])) return bad_arg("error-location", 0, "an error", args[0]);
   const SrcLoc& l = as_error(args[0])->loc;
   if (!l.file) return kNil;
-  return make_string(std::string(l.file) + ":" + std::to_string(l.line) + ":" +
-                     std::to_string(l.col));
+  std::string out;
+  put_loc(out, l);
+  return make_string(out);
 }
 
 }  // namespace
