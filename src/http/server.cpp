@@ -31,6 +31,7 @@
 #include "aio/combinators.h"
 #include "aio/loop.h"
 #include "aio/metrics.h"
+#include "aio/stream.h"
 #include "core/gc.h"
 #include "core/printer.h"
 #include "core/runtime.h"
@@ -58,6 +59,8 @@ struct Connection {
   nghttp2_session* session = nullptr;
   Stream* streams = nullptr;
   std::vector<Stream*> ready;  // requests complete, to dispatch after the read
+  TracedVector<aio::ByteStream*> drained;  // response streams taken from: drain events due
+  bool consume_due = false;    // a streamed request body was read: open windows
   size_t unsent = 0;           // bytes handed to uv_write, not yet written
   bool paused = false;
   bool closing = false;
@@ -133,6 +136,14 @@ struct Stream {
   aio::NativeWatch* watch = nullptr;  // tells us when `work` settles
   Value body_value = kNil;            // the response body (a string)
   size_t body_off = 0;
+  aio::ByteStream* out = nullptr;     // a streamed response body (stream/open)
+  aio::ByteStream* in = nullptr;      // the request body as it arrives (:stream-bodies)
+  aio::StreamEnd out_end = aio::StreamEnd::Closed;  // how `out` ends when nghttp2 closes it
+  bool deferred = false;              // nghttp2 waits for `out` to have data
+  size_t to_consume = 0;              // request body bytes read, window not opened yet
+  int64_t body_activity_ms = 0;       // last request DATA (the body timeout)
+  Request* req = nullptr;             // the handler's request value (its link is cleared at the end)
+  bool in_done = false;               // the streamed request body has all arrived
   uint64_t start_ns = 0;
   Stream* next = nullptr;
   Stream* prev = nullptr;
@@ -218,8 +229,12 @@ void flush_tls(Connection* c) {
 }
 
 // Takes frames from nghttp2 while the backlog is under the high watermark.
+void open_windows(Connection* c);
+void fire_drains(Connection* c);
+
 void conn_flush(Connection* c) {
   if (!c->session || c->closing) return;
+  open_windows(c);
   std::string out;
   const size_t high = c->srv->opts.high_watermark;
   for (;;) {
@@ -256,6 +271,7 @@ void conn_flush(Connection* c) {
     }
     if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
   }
+  fire_drains(c);
   if (c->paused) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
   } else if (!c->closing) {
@@ -280,6 +296,8 @@ ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32
   if (st->body_off >= len) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return ssize_t(n);
 }
+
+void count_request(Stream* st, int status);
 
 void respond(Stream* st, int status, std::vector<std::pair<std::string, std::string>> headers,
              Value body) {
@@ -313,8 +331,12 @@ void respond(Stream* st, int status, std::vector<std::pair<std::string, std::str
   prov.read_callback = read_body;
   int rv = nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(), &prov);
   if (rv != 0) return;
-  // Metrics: requests by method and status class (the counters are looked
-  // up once per pair, not per request), duration.
+  count_request(st, status);
+}
+
+// Metrics: requests by method and status class (the counters are looked
+// up once per pair, not per request).
+void count_request(Stream* st, int status) {
   static const char* const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH",
                                       "OTHER"};
   static metrics::Counter* by_pair[8][7] = {};
@@ -351,6 +373,50 @@ bool headers_of(Value v, std::vector<std::pair<std::string, std::string>>& out) 
 }
 
 
+// A response's head, from a plist {:status :headers :body :content-type
+// :cache-control :stream}.
+struct Head {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  Value body = kUnbound;
+  Value stream_fn = kUnbound;  // {:stream f}: f is called with the body stream
+  Value failed = kNil;         // an error value found in the plist
+};
+
+// False when malformed (head.failed holds an error value found inside).
+bool parse_head(Value r, Head& head) {
+  static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
+                     kBody = intern(":body"), kType = intern(":content-type"),
+                     kCache = intern(":cache-control"), kStream = intern(":stream");
+  Value status = plist_lookup(r, kStatus);
+  if (is_int(status)) head.status = int(int_val(status));
+  else if (is_string(status)) head.status = atoi(as_string(status)->data);
+  else if (status != kUnbound) head.status = 0;
+  Value hv = plist_lookup(r, kHeaders);
+  head.body = plist_lookup(r, kBody);
+  head.stream_fn = plist_lookup(r, kStream);
+  for (Value v : {status, hv, head.body, head.stream_fn})
+    if (is_error(v)) {
+      head.failed = v;
+      return false;
+    }
+  if (head.status < 100 || head.status > 999) return false;
+  if (hv != kUnbound && hv != kNil && !headers_of(hv, head.headers)) return false;
+  if (head.stream_fn != kUnbound && !is_function(head.stream_fn)) return false;
+  // Upstream's shorthand keys name two common headers; :headers wins.
+  for (auto [key, name] : {std::pair{kType, "content-type"}, std::pair{kCache, "cache-control"}}) {
+    Value v = plist_lookup(r, key);
+    if (v == kUnbound || v == kNil) continue;
+    if (!is_string(v)) return false;
+    bool given = false;
+    for (auto& [n, _] : head.headers) given |= n == name;
+    if (!given) head.headers.push_back({name, std::string(as_string(v)->view())});
+  }
+  return true;
+}
+
+void respond_streaming(Stream* st, const Head& head);
+
 void log_handler_error(Stream* st, const std::string& what) {
   fprintf(stderr, "valk: http2: handler for %s %s: %s\n", st->method.c_str(), st->path.c_str(),
           what.c_str());
@@ -376,24 +442,16 @@ void respond_with(Stream* st, Value r) {
     return;
   }
   if (is_cons(r) && is_keyword(car(r))) {
-    static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
-                       kBody = intern(":body");
-    Value status = plist_lookup(r, kStatus);
-    int code = 200;
-    if (is_int(status)) code = int(int_val(status));
-    else if (is_string(status)) code = atoi(as_string(status)->data);
-    else if (status != kUnbound) code = 0;
-    std::vector<std::pair<std::string, std::string>> hs;
-    Value hv = plist_lookup(r, kHeaders);
-    Value body = plist_lookup(r, kBody);
-    if (is_error(body)) return respond_with(st, body);  // a body that failed is a 500
-    if (is_error(status)) return respond_with(st, status);
-    if (code < 100 || code > 999 || (hv != kUnbound && hv != kNil && !headers_of(hv, hs))) {
+    Head head;
+    if (!parse_head(r, head)) {
+      if (is_error(head.failed)) return respond_with(st, head.failed);  // a body that failed is a 500
       log_handler_error(st, "malformed response " + repr_string(r));
       respond_text(st, 500, "Internal Server Error\n");
       return;
     }
-    respond(st, code, std::move(hs), body == kUnbound || body == kNil ? make_string("") : body);
+    if (head.stream_fn != kUnbound) return respond_streaming(st, head);
+    respond(st, head.status, std::move(head.headers),
+            head.body == kUnbound || head.body == kNil ? make_string("") : head.body);
     return;
   }
   log_handler_error(st, "unexpected response value " + repr_string(r));
@@ -413,18 +471,37 @@ void request_flush(Connection* c) {
 }
 
 void flush_batch() {
-  std::vector<Connection*> list;
-  list.swap(rt().server.to_flush);
-  for (Connection* c : list) {
-    if (!c->flush_queued) continue;
-    c->flush_queued = false;
-    conn_flush(c);
+  // A flush can queue more (a drain event lets a C++ producer write): a
+  // few rounds, then the loop is woken to come back.
+  for (int round = 0; round < 8 && !rt().server.to_flush.empty(); ++round) {
+    std::vector<Connection*> list;
+    list.swap(rt().server.to_flush);
+    for (Connection* c : list) {
+      if (!c->flush_queued) continue;
+      c->flush_queued = false;
+      conn_flush(c);
+    }
   }
+  if (!rt().server.to_flush.empty()) aio::wake();
 }
 
 void on_work_settled(void* ctx, aio::Handle* h) {
   auto* st = static_cast<Stream*>(ctx);
   st->watch = nullptr;
+  if (st->out) {
+    // The handler opened a stream: its result is not the response (upstream
+    // handlers return :deferred), but a failure is still logged.
+    if (h->state == aio::State::Failed) {
+      Value e = aio::failure_as_error(h);
+      std::string at;
+      if (as_error(e)->loc.file) {
+        put_loc(at, as_error(e)->loc);
+        at += ": ";
+      }
+      log_handler_error(st, at + display_string(as_error(e)->message));
+    }
+    return;
+  }
   if (h->state == aio::State::Completed) {
     respond_with(st, h->result);
   } else if (h->state == aio::State::Failed) {
@@ -433,6 +510,134 @@ void on_work_settled(void* ctx, aio::Handle* h) {
     respond_text(st, 503, "Service Unavailable\n");
   }
   request_flush(st->conn);
+}
+
+// ---- streamed bodies (docs/streams.md) ----------------------------------------------
+// A response stream is pulled by nghttp2 through read_stream_body: with
+// nothing queued the data provider defers, and a write resumes it. A request
+// body stream is pushed from on_data_chunk; the stream's flow-control window
+// is opened only as the program reads (consumed), so an unread body costs at
+// most one window of memory.
+
+ssize_t read_stream_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                         nghttp2_data_source* source, void*) {
+  auto* st = static_cast<Stream*>(source->ptr);
+  aio::ByteStream* bs = st->out;
+  bool eof = false;
+  size_t n = aio::take(bs, reinterpret_cast<char*>(buf), length, &eof);
+  if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (n) st->conn->drained.push_back(bs);  // drain events fire after nghttp2 returns
+  if (n == 0 && !eof) {
+    st->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return ssize_t(n);
+}
+
+Stream* out_owner(aio::ByteStream* bs) { return static_cast<Stream*>(bs->transport); }
+
+void out_wake(aio::ByteStream* bs) {
+  Stream* st = out_owner(bs);
+  Connection* c = st->conn;
+  if (!c->session) return;
+  if (st->deferred) {
+    st->deferred = false;
+    nghttp2_session_resume_data(c->session, st->id);
+  }
+  request_flush(c);
+}
+
+void out_abort(aio::ByteStream* bs, aio::StreamEnd why) {
+  Stream* st = out_owner(bs);
+  Connection* c = st->conn;
+  st->out_end = why;
+  if (why == aio::StreamEnd::Timeout) {
+    // A timeout ends the body gracefully, after what is queued.
+    bs->close_requested = true;
+    out_wake(bs);
+    return;
+  }
+  if (c->session) {
+    nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    request_flush(c);
+  }
+}
+
+const aio::StreamTransport kResponseBody = {"http2", out_wake, nullptr, out_abort};
+
+void in_consumed(aio::ByteStream* bs, size_t n) {
+  Stream* st = static_cast<Stream*>(bs->transport);
+  st->to_consume += n;
+  st->conn->consume_due = true;
+  request_flush(st->conn);
+}
+
+const aio::StreamTransport kRequestBody = {"http2-request", nullptr, in_consumed, nullptr};
+
+// Opens the windows of request bodies the program has read from.
+void open_windows(Connection* c) {
+  if (!c->consume_due || !c->session) return;
+  c->consume_due = false;
+  for (Stream* st = c->streams; st; st = st->next)
+    if (st->to_consume) {
+      nghttp2_session_consume_stream(c->session, st->id, st->to_consume);
+      st->to_consume = 0;
+    }
+}
+
+void fire_drains(Connection* c) {
+  if (c->drained.empty()) return;
+  TracedVector<aio::ByteStream*> list;
+  list.swap(c->drained);
+  for (aio::ByteStream* bs : list) aio::after_take(bs);
+}
+
+// Submits HEADERS with a deferred body: the stream is the body.
+aio::ByteStream* start_stream(Stream* st, int status,
+                              std::vector<std::pair<std::string, std::string>> headers) {
+  Connection* c = st->conn;
+  std::string status_text = std::to_string(status);
+  std::vector<nghttp2_nv> nva;
+  auto add = [&](const std::string& n, const std::string& v) {
+    nva.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  };
+  static const std::string kStatusName = ":status";
+  add(kStatusName, status_text);
+  for (auto& [n, v] : headers) add(n, v);
+  aio::ByteStream* bs = aio::new_stream(&kResponseBody, st, true, false);
+  const ServerOptions& o = c->srv->opts;
+  bs->high = o.stream_high_watermark;
+  bs->low = o.stream_low_watermark;
+  st->out = bs;
+  nghttp2_data_provider prov;
+  prov.source.ptr = st;
+  prov.read_callback = read_stream_body;
+  if (nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(), &prov) != 0) {
+    st->out = nullptr;
+    aio::ended(bs, aio::StreamEnd::Reset);
+    return nullptr;
+  }
+  st->responded = true;
+  count_request(st, status);
+  // An open stream is not a request in progress: it no longer counts
+  // against :max-inflight (10,000 idle event streams must not shed others).
+  if (st->dispatched) {
+    st->dispatched = false;
+    --c->srv->inflight;
+  }
+  request_flush(c);
+  return bs;
+}
+
+// {:status ... :stream f}: the handler's answer is a producer of the body.
+void respond_streaming(Stream* st, const Head& head) {
+  if (st->responded || !st->conn->session) return;
+  aio::ByteStream* bs = start_stream(st, head.status, head.headers);
+  if (!bs) return;
+  VM& vm = current_vm();
+  aio::Handle* h = aio::new_handle(vm, aio::Kind::Adopt);
+  aio::queue_job(vm, head.stream_fn, cons(aio::stream_value(bs), kNil), h, aio::JobKind::Resolve);
 }
 
 Value make_request(Stream* st) {
@@ -456,7 +661,12 @@ Value make_request(Stream* st) {
     hb.push(pair.result());
   }
   r->headers = hb.result();
-  r->body = make_string(st->body);
+  r->body = st->in ? kNil : make_string(st->body);
+  r->streamed_body = st->in != nullptr;
+  r->body_stream = st->in ? aio::stream_value(st->in) : kNil;
+  r->live = st;
+  r->max_body_bytes = st->conn->srv->opts.max_body_bytes;
+  st->req = r;
   return make_opaque(&kRequestClass, r);
 }
 
@@ -531,6 +741,15 @@ int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, si
   auto* c = static_cast<Connection*>(user);
   Stream* st = stream_of(c->session, id);
   if (!st) return 0;
+  // The connection's window is the server's to open at once; a stream's
+  // only once its bytes were taken (a streamed body: when the program reads).
+  nghttp2_session_consume_connection(c->session, len);
+  st->body_activity_ms = now_ms();
+  if (st->in) {
+    aio::push(st->in, reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+  nghttp2_session_consume_stream(c->session, id, len);
   if (st->body.size() + len > c->srv->opts.max_body_bytes) {
     st->too_large = true;  // keep reading (flow control), answer 413 at the end
     st->body.clear();
@@ -543,8 +762,27 @@ int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, si
 
 int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<Connection*>(user);
-  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     c->got_headers = true;
+    Stream* st = stream_of(session, frame->hd.stream_id);
+    if (st) st->body_activity_ms = now_ms();
+    if (st && c->srv->opts.stream_bodies && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      // The handler runs now and reads the body as it arrives.
+      st->in = aio::new_stream(&kRequestBody, st, false, true);
+      st->complete = true;  // (dispatched once)
+      c->ready.push_back(st);
+      return 0;
+    }
+  }
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    Stream* st = stream_of(session, frame->hd.stream_id);
+    if (st && st->in) {
+      st->in_done = true;
+      aio::push_end(st->in, kNil);
+      return 0;
+    }
+  }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     Stream* st = stream_of(session, frame->hd.stream_id);
@@ -566,6 +804,8 @@ int on_stream_close(nghttp2_session* session, int32_t id, uint32_t error_code, v
   // The request's duration runs until its response has been sent.
   if (st->responded && st->start_ns)
     M().server_request_duration.observe_ns(uv_hrtime() - st->start_ns);
+  if (st->out && error_code != NGHTTP2_NO_ERROR && st->out_end == aio::StreamEnd::Closed)
+    st->out_end = aio::StreamEnd::Reset;
   stream_free(st);
   return 0;
 }
@@ -579,6 +819,20 @@ void stream_free(Stream* st) {
   M().server_streams_active.dec();
   if (st->dispatched) --c->srv->inflight;
   if (st->watch) st->watch->ctx = nullptr;
+  if (st->req) st->req->live = nullptr;
+  // Streams end first (on-close runs, a waiting producer is cancelled),
+  // then the handler's own work.
+  if (st->out) {
+    aio::StreamEnd why = st->out_end;
+    if (why == aio::StreamEnd::Closed && !st->out->close_requested) why = aio::StreamEnd::Reset;
+    aio::ended(st->out, why);
+  }
+  if (st->in) {
+    if (!st->in_done)
+      aio::push_end(st->in, make_error("stream/read: the request body did not finish (the client "
+                                       "reset the stream or went away)"));
+    aio::ended(st->in, st->in_done ? aio::StreamEnd::Closed : aio::StreamEnd::Reset);
+  }
   if (st->work && !aio::settled(st->work)) aio::cancel(st->work);
   gc_delete_pinned(st);
 }
@@ -872,6 +1126,47 @@ bool is_request(Value v) {
 }
 Request* as_request(Value v) { return static_cast<Request*>(reinterpret_cast<Opaque*>(v)->payload); }
 
+Value open_response_stream(VM&, Value req, Value head) {
+  if (!is_request(req)) return make_error("stream/open: argument 1 must be a request, got " + describe_type(req));
+  auto* st = static_cast<Stream*>(as_request(req)->live);
+  if (!st || !st->conn->session)
+    return make_error("stream/open: the request has ended (the client went away)");
+  if (st->responded)
+    return make_error("stream/open: the response has already started");
+  Head h;
+  if (head != kNil && head != kUnbound) {
+    if (!is_list(head) || !parse_head(head, h)) {
+      if (is_error(h.failed)) return h.failed;
+      return make_error("stream/open: malformed response head " + repr_string(head));
+    }
+  }
+  bool has_type = false;
+  for (auto& [n, _] : h.headers) has_type |= n == "content-type";
+  if (!has_type) h.headers.push_back({"content-type", "application/octet-stream"});
+  aio::ByteStream* bs = start_stream(st, h.status, std::move(h.headers));
+  if (!bs) return make_error("stream/open: the response could not be started");
+  return aio::stream_value(bs);
+}
+
+Value request_body_stream(VM&, Value req) {
+  Request* r = as_request(req);
+  if (r->body_stream == kNil) {
+    // A buffered body: a stream that has all of it and has ended.
+    aio::ByteStream* bs = aio::new_stream(nullptr, nullptr, false, true);
+    aio::push(bs, as_string(r->body)->data, as_string(r->body)->len);
+    aio::push_end(bs, kNil);
+    r->body_stream = aio::stream_value(bs);
+  }
+  return r->body_stream;
+}
+
+Value read_request_body(VM& vm, Value req) {
+  Request* r = as_request(req);
+  if (!r->streamed_body) return aio::handle_value(aio::pure(vm, r->body));
+  uint64_t limit = r->max_body_bytes;
+  return aio::handle_value(aio::read_all(vm, aio::as_stream(r->body_stream), size_t(limit)));
+}
+
 Value listen(VM& vm, const ServerOptions& opts, Value handler) {
   aio::start(vm);
   aio::add_before_poll(flush_batch);
@@ -936,6 +1231,9 @@ Value listen(VM& vm, const ServerOptions& opts, Value handler) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(s->callbacks, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(s->callbacks, on_stream_close);
   nghttp2_option_new(&s->option);
+  // Windows are opened by the server (nghttp2_session_consume*): a streamed
+  // request body's only as fast as the program reads it.
+  nghttp2_option_set_no_auto_window_update(s->option, 1);
   // Hardening: rapid-reset and CONTINUATION floods are cut off by nghttp2.
   nghttp2_option_set_stream_reset_rate_limit(s->option, 1000, 33);
   nghttp2_option_set_max_continuations(s->option, 8);

@@ -30,6 +30,11 @@ struct ServerOptions {
   size_t high_watermark = 1u << 20;      // unsent output that pauses reading
   size_t low_watermark = 256u << 10;     // ... and resumes it
   bool reuseport = false;                // share the port with worker processes
+  size_t stream_high_watermark = 1u << 20;  // a response stream's queue: writes past it are refused
+  size_t stream_low_watermark = 256u << 10;  // ... and drain events fire below this
+  bool stream_bodies = false;            // run handlers when headers arrive; bodies as streams
+  uint32_t body_timeout_ms = 10000;      // a request body that stops arriving: 408 / reset
+  uint32_t request_timeout_ms = 0;       // a handler that has not responded by then: 504 (0: none)
 };
 
 struct Server;
@@ -48,7 +53,21 @@ aio::Handle* stop(VM& vm, Server* s);
 bool is_request(Value v);
 struct Request {
   Value method, path, query, authority, scheme, headers, body;
+  void* live;          // the server's stream while the request is in progress, else null
+  Value body_stream;   // the body as a stream, once asked for (req/body-stream)
+  bool streamed_body;  // the handler runs before the body has arrived (:stream-bodies)
+  uint64_t max_body_bytes;  // req/read-body's limit
 };
 Request* as_request(Value v);
+
+// (stream/open req [head]): sends the response's HEADERS now and returns a
+// stream for its body (docs/streams.md), or an error value. head is a plist
+// {:status :content-type :cache-control :headers}.
+Value open_response_stream(VM& vm, Value req, Value head);
+// (req/body-stream req): the request body as a readable stream. A buffered
+// body gives a stream that has all of it and has ended.
+Value request_body_stream(VM& vm, Value req);
+// (req/read-body req): a handle of the whole body (fails past :max-body-bytes).
+Value read_request_body(VM& vm, Value req);
 
 }  // namespace valk::http

@@ -80,7 +80,11 @@ Value b_listen(VM& vm, Value* args, int argc) {
               {":header-timeout-ms", nullptr, &o.header_timeout_ms, nullptr},
               {":idle-timeout-ms", nullptr, &o.idle_timeout_ms, nullptr},
               {":high-watermark", nullptr, nullptr, &o.high_watermark},
-              {":low-watermark", nullptr, nullptr, &o.low_watermark}};
+              {":low-watermark", nullptr, nullptr, &o.low_watermark},
+              {":stream-high-watermark", nullptr, nullptr, &o.stream_high_watermark},
+              {":stream-low-watermark", nullptr, nullptr, &o.stream_low_watermark},
+              {":body-timeout-ms", nullptr, &o.body_timeout_ms, nullptr},
+              {":request-timeout-ms", nullptr, &o.request_timeout_ms, nullptr}};
   for (auto& n : nums) {
     v = 0;
     if (!int_opt(opts, n.key, v, &err)) return err;
@@ -90,6 +94,10 @@ Value b_listen(VM& vm, Value* args, int argc) {
     if (n.sz) *n.sz = size_t(v);
   }
   if (o.low_watermark > o.high_watermark) o.low_watermark = o.high_watermark / 2;
+  if (o.stream_low_watermark > o.stream_high_watermark)
+    o.stream_low_watermark = o.stream_high_watermark / 2;
+  Value sb = opt(opts, ":stream-bodies");
+  o.stream_bodies = (sb != kUnbound && truthy(sb));
   Value rp = opt(opts, ":reuseport");
   o.reuseport = (rp != kUnbound && truthy(rp));
   // Worker processes (valk --workers N) share the port.
@@ -145,7 +153,31 @@ Value b_scheme(VM&, Value* args, int) {
 }
 Value b_body(VM&, Value* args, int) {
   REQ("req/body");
+  if (r->streamed_body)
+    return make_error("req/body: this server streams request bodies (:stream-bodies): use "
+                      "req/read-body or req/body-stream");
   return r->body;
+}
+
+// (req/body-stream req): the body as a readable stream (stream/read).
+Value b_body_stream(VM& vm, Value* args, int) {
+  REQ("req/body-stream");
+  (void)r;
+  return http::request_body_stream(vm, args[0]);
+}
+
+// (req/read-body req): a handle of the whole body, however it arrives.
+Value b_read_body(VM& vm, Value* args, int) {
+  REQ("req/read-body");
+  (void)r;
+  return aio::return_draining(vm, http::read_request_body(vm, args[0]));
+}
+
+// (stream/open req [head]) => a stream for the response body.
+Value b_stream_open(VM& vm, Value* args, int argc) {
+  if (is_error(args[0])) return args[0];
+  if (argc > 1 && is_error(args[1])) return args[1];
+  return aio::return_draining(vm, http::open_response_stream(vm, args[0], argc > 1 ? args[1] : kNil));
 }
 Value b_headers(VM&, Value* args, int) {
   REQ("req/headers");
@@ -229,6 +261,9 @@ void open_http(VM& vm) {
   define("req/headers", b_headers, 1, 1);
   define("req/header", b_header, 2, 2);
   define("req/body", b_body, 1, 1);
+  define("req/body-stream", guarded<b_body_stream>, 1, 1);
+  define("req/read-body", guarded<b_read_body>, 1, 1);
+  define("stream/open", guarded<b_stream_open>, 1, 2);
   define("req/authority", b_authority, 1, 1);
   define("req/scheme", b_scheme, 1, 1);
 }
