@@ -83,6 +83,7 @@ void serve_readers(ByteStream* s) {
   }
   compact(s->in, s->in_off);
   if (taken && s->transport && s->ops && s->ops->consumed) s->ops->consumed(s, taken);
+  if (taken && is_memory(s)) after_take(s);
 }
 
 void serve_whole_readers(ByteStream* s) {
@@ -182,7 +183,13 @@ bool is_stream(Value v) {
 }
 ByteStream* as_stream(Value v) { return static_cast<ByteStream*>(reinterpret_cast<Opaque*>(v)->payload); }
 
-size_t queued(const ByteStream* s) { return s->out.size() - s->out_off; }
+// A memory stream (no transport, both sides) queues its writes for its
+// reader: the unread bytes are its queue.
+bool is_memory(const ByteStream* s) { return !s->ops && s->writable && s->readable; }
+
+size_t queued(const ByteStream* s) {
+  return is_memory(s) ? s->in.size() - s->in_off : s->out.size() - s->out_off;
+}
 
 bool writable_now(const ByteStream* s) {
   return s->writable && s->end == StreamEnd::Open && !s->close_requested && queued(s) < s->high;
@@ -203,9 +210,14 @@ bool write(ByteStream* s, std::string_view data, std::string* why) {
     *why = "queue full (backpressure): wait for stream/drain";
     return false;
   }
+  s->last_write_ms = now_ms();
+  if (is_memory(s)) {
+    push(s, data.data(), data.size());
+    if (queued(s) >= s->low) s->drain_armed = true;
+    return true;
+  }
   s->out.append(data);
   if (queued(s) >= s->low) s->drain_armed = true;
-  s->last_write_ms = now_ms();
   if (s->transport && s->ops && s->ops->wake) s->ops->wake(s);
   return true;
 }
@@ -213,6 +225,11 @@ bool write(ByteStream* s, std::string_view data, std::string* why) {
 void close(ByteStream* s) {
   if (s->end != StreamEnd::Open || s->close_requested) return;
   s->close_requested = true;
+  if (is_memory(s)) {  // the reader gets what is left, then the end
+    push_end(s, kNil);
+    ended(s, StreamEnd::Closed);
+    return;
+  }
   if (!s->writable) {  // a source only: closing it is the end
     ended(s, StreamEnd::Closed);
     return;

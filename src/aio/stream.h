@@ -98,6 +98,8 @@ struct ByteStream {
 };
 
 ByteStream* new_stream(const StreamTransport* ops, void* transport, bool writable, bool readable);
+// No transport and both sides: what is written is read back (stream/memory).
+bool is_memory(const ByteStream* s);
 bool is_stream(Value v);
 ByteStream* as_stream(Value v);
 inline Value stream_value(ByteStream* s) { return obj_val(s); }

@@ -158,6 +158,14 @@ Value b_load(VM& vm, Value* args, int argc) {
   // Upstream programs load their libraries by repository path; here those
   // are built in and already loaded at start-up.
   if (is_builtin_library(path)) return kNil;
+  // Upstream's two SSE modules are built in too; they differ in what
+  // sse/id means, and loading one selects its meaning (lib/valk/sse.valk).
+  for (auto [suffix, selector] : {std::pair{"src/modules/aio/sse.valk", "%sse-use-aio-api"},
+                                  std::pair{"src/modules/sse.valk", "%sse-use-basic-api"}}) {
+    size_t ls = strlen(suffix);
+    if (path.size() >= ls && path.compare(path.size() - ls, ls, suffix) == 0)
+      return vm.tail_call(as_symbol(intern(selector))->global, kNil);
+  }
   std::string why;
   ok = read_source_file(path, src, why);
   if (!ok && errno == ENOENT && !vm.current_file.empty() && path.size() && path[0] != '/') {

@@ -141,6 +141,24 @@ Value b_queued(VM&, Value* args, int) {
 
 Value b_is_stream(VM&, Value* args, int) { return make_bool(aio::is_stream(args[0])); }
 
+// (stream/memory [high [low]]): a stream whose reader gets what its writer
+// wrote, with the same watermarks and events as any other (tests, and
+// handing bytes between two tasks).
+Value b_memory(VM&, Value* args, int argc) {
+  ByteStream* s = aio::new_stream(nullptr, nullptr, true, true);
+  if (argc > 0) {
+    VALK_CHECK(is_int(args[0]) && int_val(args[0]) > 0, "stream/memory", 0, "a positive byte count");
+    s->high = size_t(int_val(args[0]));
+    s->low = s->high / 4;
+  }
+  if (argc > 1) {
+    VALK_CHECK(is_int(args[1]) && int_val(args[1]) >= 0 && size_t(int_val(args[1])) <= s->high,
+               "stream/memory", 1, "a low watermark at most the high one");
+    s->low = size_t(int_val(args[1]));
+  }
+  return aio::stream_value(s);
+}
+
 }  // namespace
 
 void open_streams(VM& vm) {
@@ -160,6 +178,7 @@ void open_streams(VM& vm) {
   define("stream/state", b_state, 1, 1);
   define("stream/queued", b_queued, 1, 1);
   define("stream?", b_is_stream, 1, 1);
+  define("stream/memory", guarded<b_memory>, 0, 2);
 }
 
 }  // namespace valk
