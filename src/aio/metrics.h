@@ -234,6 +234,9 @@ struct Standard {
   Counter& server_streams_total;         // valk_server_streams_total
   Family<Counter>& server_requests;      // valk_server_requests_total{method,status_class}
   Counter& server_requests_shed;         // valk_server_requests_shed_total (503s)
+  Counter& server_request_timeouts;      // valk_server_request_timeouts_total (504s)
+  Counter& server_body_timeouts;         // valk_server_body_timeouts_total (408s)
+  Gauge& server_response_streams;        // valk_server_response_streams_active
   Histogram& server_request_duration;    // valk_server_request_duration_seconds
   Counter& server_bytes_in;              // valk_server_bytes_in_total
   Counter& server_bytes_out;             // valk_server_bytes_out_total

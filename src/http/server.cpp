@@ -11,6 +11,8 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
@@ -36,7 +38,9 @@
 #include "core/printer.h"
 #include "core/runtime.h"
 #include "core/vm.h"
+#include "http/static_files.h"
 #include "http/text.h"
+#include "io/file_pump.h"
 #include "http/tls.h"
 
 namespace valk::http {
@@ -144,6 +148,11 @@ struct Stream {
   int64_t body_activity_ms = 0;       // last request DATA (the body timeout)
   Request* req = nullptr;             // the handler's request value (its link is cleared at the end)
   bool in_done = false;               // the streamed request body has all arrived
+  struct FileJob* file_job = nullptr; // a file being opened for the response
+  int file_fd = -1;                   // ... its descriptor while fstat runs
+  int64_t body_timed_out_ms = 0;      // when the body timeout answered it (0: not yet)
+  aio::Handle* deadline = nullptr;    // :request-timeout-ms timer, watched
+  aio::NativeWatch* deadline_watch = nullptr;
   uint64_t start_ns = 0;
   Stream* next = nullptr;
   Stream* prev = nullptr;
@@ -380,6 +389,8 @@ struct Head {
   std::vector<std::pair<std::string, std::string>> headers;
   Value body = kUnbound;
   Value stream_fn = kUnbound;  // {:stream f}: f is called with the body stream
+  Value file = kUnbound;       // {:file path}: the body is that file
+  Value root = kUnbound;       // ... which must resolve inside this directory (http2/static)
   Value failed = kNil;         // an error value found in the plist
 };
 
@@ -387,7 +398,8 @@ struct Head {
 bool parse_head(Value r, Head& head) {
   static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
                      kBody = intern(":body"), kType = intern(":content-type"),
-                     kCache = intern(":cache-control"), kStream = intern(":stream");
+                     kCache = intern(":cache-control"), kStream = intern(":stream"),
+                     kFile = intern(":file"), kRoot = intern(":root");
   Value status = plist_lookup(r, kStatus);
   if (is_int(status)) head.status = int(int_val(status));
   else if (is_string(status)) head.status = atoi(as_string(status)->data);
@@ -395,7 +407,9 @@ bool parse_head(Value r, Head& head) {
   Value hv = plist_lookup(r, kHeaders);
   head.body = plist_lookup(r, kBody);
   head.stream_fn = plist_lookup(r, kStream);
-  for (Value v : {status, hv, head.body, head.stream_fn})
+  head.file = plist_lookup(r, kFile);
+  head.root = plist_lookup(r, kRoot);
+  for (Value v : {status, hv, head.body, head.stream_fn, head.file, head.root})
     if (is_error(v)) {
       head.failed = v;
       return false;
@@ -403,6 +417,8 @@ bool parse_head(Value r, Head& head) {
   if (head.status < 100 || head.status > 999) return false;
   if (hv != kUnbound && hv != kNil && !headers_of(hv, head.headers)) return false;
   if (head.stream_fn != kUnbound && !is_function(head.stream_fn)) return false;
+  if (head.file != kUnbound && !is_string(head.file)) return false;
+  if (head.root != kUnbound && (!is_string(head.root) || head.file == kUnbound)) return false;
   // Upstream's shorthand keys name two common headers; :headers wins.
   for (auto [key, name] : {std::pair{kType, "content-type"}, std::pair{kCache, "cache-control"}}) {
     Value v = plist_lookup(r, key);
@@ -416,6 +432,7 @@ bool parse_head(Value r, Head& head) {
 }
 
 void respond_streaming(Stream* st, const Head& head);
+void respond_file(Stream* st, const Head& head);
 
 void log_handler_error(Stream* st, const std::string& what) {
   fprintf(stderr, "valk: http2: handler for %s %s: %s\n", st->method.c_str(), st->path.c_str(),
@@ -450,6 +467,7 @@ void respond_with(Stream* st, Value r) {
       return;
     }
     if (head.stream_fn != kUnbound) return respond_streaming(st, head);
+    if (head.file != kUnbound) return respond_file(st, head);
     respond(st, head.status, std::move(head.headers),
             head.body == kUnbound || head.body == kNil ? make_string("") : head.body);
     return;
@@ -620,6 +638,7 @@ aio::ByteStream* start_stream(Stream* st, int status,
   }
   st->responded = true;
   count_request(st, status);
+  M().server_response_streams.inc();
   // An open stream is not a request in progress: it no longer counts
   // against :max-inflight (10,000 idle event streams must not shed others).
   if (st->dispatched) {
@@ -638,6 +657,169 @@ void respond_streaming(Stream* st, const Head& head) {
   VM& vm = current_vm();
   aio::Handle* h = aio::new_handle(vm, aio::Kind::Adopt);
   aio::queue_job(vm, head.stream_fn, cons(aio::stream_value(bs), kNil), h, aio::JobKind::Resolve);
+}
+
+// ---- files (docs/http-server.md#files) -------------------------------------------------
+// Each step is a uv_fs_* request on libuv's thread pool (the loop never
+// blocks on the disk): for a static root, realpath of the root and of the
+// file (a symlink leading out is refused), then open and fstat; the answer
+// is planned by static_files.h and the body pumped by io/file_pump.h.
+struct FileJob {
+  uv_fs_t req;
+  Stream* st = nullptr;  // null once the stream is gone
+  std::string path, root, root_real;
+  HeaderList extra;       // the handler's own headers
+  std::string content_type;
+  bool index_tried = false;
+};
+
+void file_done(FileJob* j) {
+  if (j->st) j->st->file_job = nullptr;
+  delete j;
+}
+
+void file_fail(FileJob* j, int status) {
+  if (j->st) {
+    respond_text(j->st, status, status == 404 ? "Not Found\n"
+                                : status == 403 ? "Forbidden\n"
+                                                : "Internal Server Error\n");
+    request_flush(j->st->conn);
+  }
+  file_done(j);
+}
+
+int status_of_fs_error(ssize_t e) {
+  if (e == UV_ENOENT || e == UV_ENOTDIR || e == UV_ENAMETOOLONG || e == UV_ELOOP) return 404;
+  if (e == UV_EACCES || e == UV_EPERM) return 403;
+  return 500;
+}
+
+void file_open(FileJob* j);
+void file_resolve(FileJob* j);
+
+void close_fd(uv_file fd) {
+  auto* r = new uv_fs_t;
+  if (uv_fs_close(aio::loop(), r, fd, [](uv_fs_t* q) {
+        uv_fs_req_cleanup(q);
+        delete q;
+      }) != 0)
+    delete r;
+}
+
+void on_file_stat(uv_fs_t* r) {
+  auto* j = static_cast<FileJob*>(r->data);
+  ssize_t res = r->result;
+  uv_stat_t sb = r->statbuf;
+  uv_fs_req_cleanup(r);
+  uv_file file = j->st ? j->st->file_fd : -1;
+  if (!j->st) return file_done(j);
+  j->st->file_fd = -1;
+  if (res < 0) {
+    close_fd(file);
+    return file_fail(j, status_of_fs_error(res));
+  }
+  if ((sb.st_mode & S_IFMT) == S_IFDIR) {
+    close_fd(file);
+    if (!j->root.empty() && !j->index_tried) {  // a directory of a static root: its index
+      j->index_tried = true;
+      j->path += "/index.html";
+      return file_resolve(j);
+    }
+    return file_fail(j, j->root.empty() ? 403 : 404);
+  }
+  if ((sb.st_mode & S_IFMT) != S_IFREG) {
+    close_fd(file);
+    return file_fail(j, 403);
+  }
+  Stream* st = j->st;
+  FilePlan plan = plan_file(int64_t(sb.st_size), time_t(sb.st_mtim.tv_sec), j->path, st->method,
+                            st->headers, j->content_type);
+  for (auto& h : j->extra) plan.headers.push_back(h);
+  file_done(j);
+  if (!plan.send_body) {
+    close_fd(file);
+    respond(st, plan.status, std::move(plan.headers), make_string(""));
+    request_flush(st->conn);
+    return;
+  }
+  aio::ByteStream* bs = start_stream(st, plan.status, std::move(plan.headers));
+  if (!bs) return close_fd(file);
+  io::pump_file(bs, file, plan.offset, plan.length);
+}
+
+void on_file_open(uv_fs_t* r) {
+  auto* j = static_cast<FileJob*>(r->data);
+  ssize_t res = r->result;
+  uv_fs_req_cleanup(r);
+  if (!j->st) {
+    if (res >= 0) close_fd(uv_file(res));
+    return file_done(j);
+  }
+  if (res < 0) return file_fail(j, status_of_fs_error(res));
+  j->st->file_fd = uv_file(res);
+  j->req.data = j;
+  if (uv_fs_fstat(aio::loop(), &j->req, uv_file(res), on_file_stat) != 0) {
+    close_fd(uv_file(res));
+    j->st->file_fd = -1;
+    file_fail(j, 500);
+  }
+}
+
+void file_open(FileJob* j) {
+  j->req.data = j;
+  if (uv_fs_open(aio::loop(), &j->req, j->path.c_str(), O_RDONLY | O_CLOEXEC, 0, on_file_open) != 0)
+    file_fail(j, 500);
+}
+
+void on_path_real(uv_fs_t* r) {
+  auto* j = static_cast<FileJob*>(r->data);
+  ssize_t res = r->result;
+  std::string real = res >= 0 ? static_cast<const char*>(r->ptr) : "";
+  uv_fs_req_cleanup(r);
+  if (!j->st) return file_done(j);
+  if (res < 0) return file_fail(j, status_of_fs_error(res));
+  // Inside the root, after every symlink is followed.
+  const std::string& root = j->root_real;
+  bool inside = real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+                                 (root.back() == '/' || real[root.size()] == '/'));
+  if (!inside) return file_fail(j, 403);
+  j->path = real;
+  file_open(j);
+}
+
+void file_resolve(FileJob* j) {
+  j->req.data = j;
+  if (uv_fs_realpath(aio::loop(), &j->req, j->path.c_str(), on_path_real) != 0) file_fail(j, 500);
+}
+
+void on_root_real(uv_fs_t* r) {
+  auto* j = static_cast<FileJob*>(r->data);
+  ssize_t res = r->result;
+  if (res >= 0) j->root_real = static_cast<const char*>(r->ptr);
+  uv_fs_req_cleanup(r);
+  if (!j->st) return file_done(j);
+  if (res < 0) {
+    log_handler_error(j->st, "http2/static: the root " + j->root + " cannot be resolved: " +
+                                 uv_strerror(int(res)));
+    return file_fail(j, 500);
+  }
+  file_resolve(j);
+}
+
+void respond_file(Stream* st, const Head& head) {
+  if (st->responded || !st->conn->session) return;
+  auto* j = new FileJob;
+  j->st = st;
+  st->file_job = j;
+  j->path = std::string(as_string(head.file)->view());
+  for (auto& [n, v] : head.headers) {
+    if (n == "content-type") j->content_type = v;
+    else if (n != "content-length") j->extra.push_back({n, v});
+  }
+  if (head.root == kUnbound) return file_open(j);
+  j->root = std::string(as_string(head.root)->view());
+  j->req.data = j;
+  if (uv_fs_realpath(aio::loop(), &j->req, j->root.c_str(), on_root_real) != 0) file_fail(j, 500);
 }
 
 Value make_request(Stream* st) {
@@ -670,6 +852,20 @@ Value make_request(Stream* st) {
   return make_opaque(&kRequestClass, r);
 }
 
+// :request-timeout-ms: a handler that has not started its response is
+// cancelled (with everything it started, through its scopes) and the client
+// gets 504. A response stream, once open, is governed by its own timeouts.
+void on_request_timeout(void* ctx, aio::Handle*) {
+  auto* st = static_cast<Stream*>(ctx);
+  st->deadline = nullptr;
+  st->deadline_watch = nullptr;
+  if (st->responded) return;
+  M().server_request_timeouts.inc();
+  respond_text(st, 504, "Gateway Timeout: the handler did not answer in time\n");
+  if (st->work && !aio::settled(st->work)) aio::cancel(st->work);
+  request_flush(st->conn);
+}
+
 // A request has fully arrived: shed it, refuse it, or run the handler.
 void dispatch(VM& vm, Stream* st) {
   Server* srv = st->conn->srv;
@@ -692,6 +888,10 @@ void dispatch(VM& vm, Stream* st) {
   aio::queue_job(vm, srv->handler, cons(req, kNil), work, aio::JobKind::Resolve);
   st->work = work;
   aio::watch(vm, work, on_work_settled, st, &st->watch);
+  if (srv->opts.request_timeout_ms && !aio::settled(work)) {
+    st->deadline = aio::sleep(vm, srv->opts.request_timeout_ms, kNil);
+    aio::watch(vm, st->deadline, on_request_timeout, st, &st->deadline_watch);
+  }
 }
 
 // ---- nghttp2 callbacks ----------------------------------------------------------------
@@ -706,6 +906,7 @@ int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*
   Stream* st = gc_new_pinned<Stream>();
   st->id = frame->hd.stream_id;
   st->conn = c;
+  st->body_activity_ms = now_ms();
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -820,9 +1021,19 @@ void stream_free(Stream* st) {
   if (st->dispatched) --c->srv->inflight;
   if (st->watch) st->watch->ctx = nullptr;
   if (st->req) st->req->live = nullptr;
+  if (st->file_job) st->file_job->st = nullptr;  // (its callback closes what it opened)
+  if (st->file_fd >= 0) {
+    close_fd(st->file_fd);
+    st->file_fd = -1;
+  }
+  if (st->deadline_watch) {
+    st->deadline_watch->ctx = nullptr;
+    aio::cancel(st->deadline);
+  }
   // Streams end first (on-close runs, a waiting producer is cancelled),
   // then the handler's own work.
   if (st->out) {
+    M().server_response_streams.dec();
     aio::StreamEnd why = st->out_end;
     if (why == aio::StreamEnd::Closed && !st->out->close_requested) why = aio::StreamEnd::Reset;
     aio::ended(st->out, why);
@@ -1022,6 +1233,31 @@ void conn_timer(Connection* c) {
     conn_close(c);
     return;
   }
+  // A request body that stops arriving for :body-timeout-ms is answered 408
+  // (or, if the handler reads it as a stream, that read fails); a stream
+  // still open a tick after that is reset.
+  bool reset_some = false;
+  for (Stream* st = c->streams; st; st = st->next) {
+    bool arriving = st->in ? !st->in_done : !st->complete;
+    if (!arriving || !o.body_timeout_ms) continue;
+    if (st->body_timed_out_ms) {
+      if (now - st->body_timed_out_ms >= 1000 && c->session) {
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+        reset_some = true;
+      }
+      continue;
+    }
+    if (now - st->body_activity_ms < int64_t(o.body_timeout_ms)) continue;
+    st->body_timed_out_ms = now;
+    M().server_body_timeouts.inc();
+    if (st->in) {
+      st->in_done = true;
+      aio::push_end(st->in, make_error("stream/read: the request body stopped arriving (:body-timeout-ms)"));
+    }
+    if (!st->responded) respond_text(st, 408, "Request Timeout: the body stopped arriving\n");
+    reset_some = true;
+  }
+  if (reset_some) request_flush(c);
   // A request still arriving (headers sent, body not finished) that has
   // gone quiet for the idle timeout is abandoned with its connection;
   // requests that only wait for their handler are not affected.

@@ -7,6 +7,7 @@
 #include "aio/handle.h"
 #include "core/printer.h"
 #include "http/server.h"
+#include "http/static_files.h"
 #include "http/text.h"
 #include "lib/builtins.h"
 
@@ -248,9 +249,29 @@ Value b_query(VM&, Value* args, int argc) {
   return argc == 2 ? kNil : b.result();
 }
 
+// (%http2-static-path root url-path) => the file path under root, or the
+// status to answer (400, 403, 404). http2/static (lib/valk/http_files.valk).
+Value b_static_path(VM&, Value* args, int) {
+  VALK_CHECK(is_string(args[0]), "http2/static", 0, "a directory path");
+  VALK_CHECK(is_string(args[1]), "http2/static", 1, "a request path");
+  std::string out;
+  int status = 0;
+  if (!http::static_path(as_string(args[0])->view(), as_string(args[1])->view(), out, status))
+    return make_fix(status);
+  return make_string(out);
+}
+
+// (http2/mime-type path) => the content type the file server sends for it.
+Value b_mime_type(VM&, Value* args, int) {
+  VALK_CHECK(is_string(args[0]), "http2/mime-type", 0, "a file name");
+  return make_string(http::mime_type(as_string(args[0])->view()));
+}
+
 }  // namespace
 
 void open_http(VM& vm) {
+  define("%http2-static-path", guarded<b_static_path>, 2, 2);
+  define("http2/mime-type", guarded<b_mime_type>, 1, 1);
   define("http2/server-listen", b_listen, 2, 6);
   define("http2/server-port", b_port, 1, 1);
   define("http2/server-stop", b_stop, 1, 1);
