@@ -247,9 +247,9 @@ void cancel_stream(ByteStream* s, StreamEnd why) {
 }
 
 Handle* drain(VM& vm, ByteStream* s) {
-  if (s->end != StreamEnd::Open) {
+  if (s->end != StreamEnd::Open) {  // as for a drain pending when the stream ends
     Handle* h = new_handle(vm, Kind::External, State::Running);
-    fail_with(h, make_error(std::string("stream/drain: the stream is ") + end_name(s->end)));
+    cancel_settle(h);
     return h;
   }
   if (queued(s) < s->low) return pure(vm, stream_value(s));

@@ -114,7 +114,7 @@ size_t queued(const ByteStream* s);
 void close(ByteStream* s);  // ends after what is queued has been sent
 void cancel_stream(ByteStream* s, StreamEnd why);  // ends now, dropping the queue
 // A handle that completes (with the stream) once the queue is below `low`,
-// at once if it is; cancelled if the stream ends first.
+// at once if it is; cancelled if the stream ends first (or has ended).
 Handle* drain(VM& vm, ByteStream* s);
 Handle* closed_handle(VM& vm, ByteStream* s);
 // The next chunk (at most max bytes) as a string, or nil at the end; fails
