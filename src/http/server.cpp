@@ -72,6 +72,7 @@ struct Connection {
   bool goaway_sent = false;
   bool flush_queued = false;   // in rt().server.to_flush
   int64_t last_activity_ms = 0;
+  int64_t accepted_ms = 0;
   Connection* next = nullptr;
   Connection* prev = nullptr;
 };
@@ -1221,6 +1222,7 @@ void conn_close(Connection* c) {
 // Slow handshakes and header dribbling (slowloris) hit the header timeout;
 // a quiet connection with no stream open hits the idle timeout.
 void conn_timer(Connection* c);
+constexpr uint64_t kTickMs = 1000;
 void on_conn_timer(uv_timer_t* t) {
   conn_timer(static_cast<Connection*>(t->data));
 }
@@ -1229,6 +1231,10 @@ void conn_timer(Connection* c) {
   int64_t now = now_ms();
   const ServerOptions& o = c->srv->opts;
   if (!c->got_headers) {
+    if (now - c->accepted_ms < int64_t(o.header_timeout_ms)) {
+      uv_timer_start(&c->timer, on_conn_timer, kTickMs, 0);
+      return;
+    }
     if (c->ssl && !c->handshake_done) M().server_tls_handshake_failures.inc();  // timed out
     conn_close(c);
     return;
@@ -1241,7 +1247,7 @@ void conn_timer(Connection* c) {
     bool arriving = st->in ? !st->in_done : !st->complete;
     if (!arriving || !o.body_timeout_ms) continue;
     if (st->body_timed_out_ms) {
-      if (now - st->body_timed_out_ms >= 1000 && c->session) {
+      if (now - st->body_timed_out_ms >= 500 && c->session) {
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
         reset_some = true;
       }
@@ -1278,7 +1284,7 @@ void conn_timer(Connection* c) {
     conn_close(c);
     return;
   }
-  uv_timer_start(&c->timer, on_conn_timer, 1000, 0);
+  uv_timer_start(&c->timer, on_conn_timer, kTickMs, 0);
 }
 
 void on_connection(uv_stream_t* listener, int status) {
@@ -1315,8 +1321,10 @@ void on_connection(uv_stream_t* listener, int status) {
   uv_timer_init(aio::loop(), &c->timer);
   c->timer.data = c;
   c->open_handles = 2;
-  c->last_activity_ms = now_ms();
-  uv_timer_start(&c->timer, on_conn_timer, s->opts.header_timeout_ms, 0);
+  c->last_activity_ms = c->accepted_ms = now_ms();
+  // One timer per connection, ticking: the header, body and idle timeouts
+  // are checked at each tick (to within kTickMs).
+  uv_timer_start(&c->timer, on_conn_timer, std::min<uint64_t>(kTickMs, s->opts.header_timeout_ms), 0);
   if (s->tls) {
     c->ssl = SSL_new(s->tls);
     c->rbio = BIO_new(BIO_s_mem());
