@@ -386,8 +386,11 @@ aio::Handle* fetch(VM& vm, const ClientRequest& req) {
     if (const char* f = getenv("SSL_CERT_FILE"); f && *f) ca = f;
   if (!ca.empty()) curl::easy_setopt(e, CURLOPT_CAINFO, ca.c_str());
   curl::easy_setopt(e, CURLOPT_USERAGENT, "valkyria/" VALK_VERSION);
+  // "name;" is how curl is told to send a header with an empty value: "name:" with
+  // nothing after the colon would remove the header instead.
   for (auto& [n, v] : req.headers)
-    t->request_headers = curl::slist_append(t->request_headers, (n + ": " + v).c_str());
+    t->request_headers =
+        curl::slist_append(t->request_headers, (v.empty() ? n + ";" : n + ": " + v).c_str());
   if (t->request_headers) curl::easy_setopt(e, CURLOPT_HTTPHEADER, t->request_headers);
   if (req.method == "HEAD") {
     curl::easy_setopt(e, CURLOPT_NOBODY, 1L);

@@ -30,7 +30,14 @@ Value b_fetch(VM& vm, Value* args, int argc) {
         Value pair = car(p);
         if (!is_cons(pair) || !is_cons(cdr(pair)))
           return make_error("fetch: headers must be (name value) pairs");
-        req.headers.emplace_back(text_of(car(pair)), text_of(car(cdr(pair))));
+        std::string name = text_of(car(pair)), value = text_of(car(cdr(pair)));
+        // A CR or LF would let one header become several (curl sends the text as is).
+        if (name.empty() || name.find_first_of(":\r\n \t", 0, 5) != std::string::npos ||
+            name.find('\0') != std::string::npos)
+          return make_error("fetch: not a header name: " + repr_string(car(pair)));
+        if (value.find_first_of("\r\n", 0, 2) != std::string::npos || value.find('\0') != std::string::npos)
+          return make_error("fetch: the value of header " + name + " contains a CR, LF or NUL");
+        req.headers.emplace_back(std::move(name), std::move(value));
       }
     }
     if (Value b = get(r, ":body"); b != kUnbound && b != kNil) {
