@@ -151,6 +151,8 @@ struct Stream {
   bool in_done = false;               // the streamed request body has all arrived
   struct FileJob* file_job = nullptr; // a file being opened for the response
   int file_fd = -1;                   // ... its descriptor while fstat runs
+  aio::NativeWatch* body_watch = nullptr;  // req/read-body's outcome (413 past the limit)
+  bool discard_body = false;          // answered early: the rest of the body is dropped
   int64_t body_timed_out_ms = 0;      // when the body timeout answered it (0: not yet)
   aio::Handle* deadline = nullptr;    // :request-timeout-ms timer, watched
   aio::NativeWatch* deadline_watch = nullptr;
@@ -333,13 +335,19 @@ void respond(Stream* st, int status, std::vector<std::pair<std::string, std::str
     if (n == "content-type") has_type = true;
   }
   std::string cl = "content-length", ct = "content-type", tp = "text/plain; charset=utf-8";
+  // 1xx, 204 and 304 have no body (RFC 9110 6.4.1), nor has any answer to
+  // HEAD: a body sent anyway is a protocol error to the client. HEAD keeps
+  // the length the body would have had.
+  bool no_content = status < 200 || status == 204 || status == 304;
+  bool bodiless = no_content || st->method == "HEAD";
   for (auto& [n, v] : headers) add(n, v);
-  if (!has_length) add(cl, length);
-  if (!has_type && as_string(st->body_value)->len > 0) add(ct, tp);
+  if (!has_length && !no_content) add(cl, length);
+  if (!has_type && as_string(st->body_value)->len > 0 && !no_content) add(ct, tp);
   nghttp2_data_provider prov;
   prov.source.ptr = st;
   prov.read_callback = read_body;
-  int rv = nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(), &prov);
+  int rv = nghttp2_submit_response(c->session, st->id, nva.data(), nva.size(),
+                                   bodiless ? nullptr : &prov);
   if (rv != 0) return;
   count_request(st, status);
 }
@@ -443,6 +451,7 @@ void log_handler_error(Stream* st, const std::string& what) {
 // Sends what the handler produced: (http2/response ...) / a plist, a
 // string, or an error (500, details in the log only).
 void respond_with(Stream* st, Value r) {
+  if (st->responded) return;  // already answered (413 or 504 by the server, a stream)
   if (is_error(r)) {
     std::string msg = display_string(as_error(r)->message);
     const SrcLoc& l = as_error(r)->loc;
@@ -823,6 +832,21 @@ void respond_file(Stream* st, const Head& head) {
   if (uv_fs_realpath(aio::loop(), &j->req, j->root.c_str(), on_root_real) != 0) file_fail(j, 500);
 }
 
+// req/read-body past :max-body-bytes answers 413 at once, as a buffered
+// body does, and stops the upload (the handler's own answer comes too late).
+void on_body_read(void* ctx, aio::Handle* h) {
+  auto* st = static_cast<Stream*>(ctx);
+  st->body_watch = nullptr;
+  if (h->state != aio::State::Failed || st->responded || st->in_done) return;
+  respond_text(st, 413, "Payload Too Large\n");
+  // The rest of the body is dropped as it comes; the stream is reset a
+  // tick after the answer went out (the connection timer), if the client
+  // is still sending.
+  st->discard_body = true;
+  st->body_timed_out_ms = now_ms();
+  request_flush(st->conn);
+}
+
 Value make_request(Stream* st) {
   auto* r = static_cast<Request*>(gc_alloc(sizeof(Request)));
   r->method = make_string(st->method);
@@ -947,8 +971,12 @@ int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, si
   // only once its bytes were taken (a streamed body: when the program reads).
   nghttp2_session_consume_connection(c->session, len);
   st->body_activity_ms = now_ms();
-  if (st->in) {
+  if (st->in && !st->discard_body) {
     aio::push(st->in, reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+  if (st->discard_body) {
+    nghttp2_session_consume_stream(c->session, id, len);
     return 0;
   }
   nghttp2_session_consume_stream(c->session, id, len);
@@ -1022,6 +1050,7 @@ void stream_free(Stream* st) {
   if (st->dispatched) --c->srv->inflight;
   if (st->watch) st->watch->ctx = nullptr;
   if (st->req) st->req->live = nullptr;
+  if (st->body_watch) st->body_watch->ctx = nullptr;
   if (st->file_job) st->file_job->st = nullptr;  // (its callback closes what it opened)
   if (st->file_fd >= 0) {
     close_fd(st->file_fd);
@@ -1408,7 +1437,11 @@ Value read_request_body(VM& vm, Value req) {
   Request* r = as_request(req);
   if (!r->streamed_body) return aio::handle_value(aio::pure(vm, r->body));
   uint64_t limit = r->max_body_bytes;
-  return aio::handle_value(aio::read_all(vm, aio::as_stream(r->body_stream), size_t(limit)));
+  aio::Handle* h = aio::read_all(vm, aio::as_stream(r->body_stream), size_t(limit));
+  auto* st = static_cast<Stream*>(r->live);
+  if (st && !aio::settled(h) && !st->body_watch) aio::watch(vm, h, on_body_read, st, &st->body_watch);
+  else if (st && aio::settled(h)) on_body_read(st, h);
+  return aio::handle_value(h);
 }
 
 Value listen(VM& vm, const ServerOptions& opts, Value handler) {

@@ -27,6 +27,8 @@ start_server files <<EOF
       ((== p "/typed") (http2/file "secret.txt" (list :content-type "application/x-secret")))
       ((== p "/missing") (http2/file "no-such-file"))
       ((== p "/badroot") ((http2/static "no-such-dir") req))
+      ((== p "/204") (list :status 204 :body "must not be sent"))
+      ((== p "/304") (list :status 304 :body "must not be sent"))
       (else (static req))))))
 (def srv (http2/server-listen 0 handler {:host "127.0.0.1"}))
 (def tls (http2/server-listen 0 "cert.pem" "key.pem" handler {:host "127.0.0.1"}))
@@ -110,6 +112,12 @@ has "http2/file with the handler's headers" "$("${C[@]}" -D - -o /dev/null "$U/o
 check_eq "http2/file with a content type" "200 7 application/x-secret" "$(get /typed)"
 check_eq "http2/file of a missing file: 404" "404" "$(get /missing | cut -d' ' -f1)"
 check_eq "a static root that does not exist: 500" "500" "$(get /badroot | cut -d' ' -f1)"
+
+# ---- statuses without a body (a body sent anyway was a client protocol error) ----------
+check_eq "204 drops the handler's body" "204 0" "$("${C[@]}" -o /dev/null -w '%{http_code} %{size_download}' "$U/204")"
+check_eq "304 drops the handler's body" "304 0" "$("${C[@]}" -o /dev/null -w '%{http_code} %{size_download}' "$U/304")"
+hdr=$("${C[@]}" -D - -o /dev/null "$U/204" | tr -d '\r')
+[[ "$hdr" != *content-length* ]] && pass "204 has no content-length" || fail "204 sent content-length: $hdr"
 
 # ---- no descriptor outlives its response --------------------------------------------
 for i in 1 2 3 4 5 6 7 8; do
