@@ -8,7 +8,8 @@
 // One VM and two servers serve every input (started once): server A has
 // the default timeouts and small limits (so 413 / 503 / refused streams are
 // reachable); server B has a 2 ms header timeout (its timer path is timing
-// dependent, so its coverage is not fully stable). The handler dispatches on
+// dependent, so its coverage is not fully stable), streamed request bodies
+// and a 3 ms request timeout. The handler dispatches on
 // the request path to exercise the response forms (see kServers below).
 //
 // Input layout: byte 0 is flags, the rest is what the client sends.
@@ -85,6 +86,9 @@ const char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // The handler: the path chooses the response form.
 const char kServers[] = R"valk(
+(fun (%fz-produce s n)   ; n writes, each when the stream has room
+  (if (<= n 0) (stream/close s)
+      (aio/then (stream/drain s) (lambda (_) (stream/write s (make-string 1000 "y")) (%fz-produce s (- n 1))))))
 (def %fz-handler
   (lambda (req)
     (let ((p (req/path req)))
@@ -106,13 +110,19 @@ const char kServers[] = R"valk(
         ((== p "/n") (aio/never))
         ((== p "/c") (let ((h (aio/sleep 1000))) (do (aio/cancel h) h)))
         ((== p "/big") (make-string 200000 "x"))
+        ((== p "/s") (let ((s (stream/open req {:content-type "text/plain"}))) (%fz-produce s 100) :deferred))
+        ((== p "/sse") (let ((s (sse/open req))) (sse/send s "a\nb") (sse/event s "e" "c") (sse/close s) :deferred))
+        ((== p "/fs") (list :status 200 :stream (lambda (s) (stream/write s "x") (stream/close s))))
+        ((== p "/rb") (aio/then (req/read-body req) (lambda (b) (str (len b)))))
+        ((== p "/rs") (aio/then (stream/read (req/body-stream req)) (lambda (c) (str c))))
         (else (req/body req))))))
 (def %fz-srv-a
   (http2/server-listen 0 %fz-handler
     {:host "127.0.0.1" :max-body-bytes 4096 :max-header-bytes 2048
      :max-concurrent-streams 8 :max-inflight 6 :high-watermark 65536 :low-watermark 16384}))
 (def %fz-srv-b
-  (http2/server-listen 0 %fz-handler {:host "127.0.0.1" :header-timeout-ms 2}))
+  (http2/server-listen 0 %fz-handler {:host "127.0.0.1" :header-timeout-ms 2 :stream-bodies true
+                                     :request-timeout-ms 3 :max-body-bytes 4096}))
 )valk";
 
 int64_t now_us() {
