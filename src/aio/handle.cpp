@@ -61,6 +61,8 @@ struct Job {
   Handle* target;
   Handle* scope;
   Handle* scope_before;
+  Value ctx;         // the request context it runs under (its target's, else the current one)
+  Value ctx_before;  // the context to restore when it is done
   JobKind kind;
 };
 
@@ -198,6 +200,7 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
+  h->ctx = A().context;  // callbacks registered now run under it later
   memset(&h->k, 0, sizeof h->k);  // each constructor fills its kind's state
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
@@ -419,6 +422,8 @@ void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
   j->target = target;
   j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : A().scope;
   j->scope_before = nullptr;
+  j->ctx = target ? target->ctx : A().context;
+  j->ctx_before = kNil;
   j->kind = kind;
   A().jobs.push_back(j);
   wake();
@@ -439,6 +444,8 @@ Value run_next_job(VM& vm) {
     return kTrue;
   j->scope_before = A().scope;
   A().scope = j->scope;
+  j->ctx_before = A().context;
+  A().context = j->ctx;
   if (t && j->kind != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
   // (trampoline fn [arg] job): runs fn delimited, then job_done.
   ++A().jobs_running;
@@ -452,6 +459,7 @@ void job_done(VM& vm, Value token, Value r) {
   auto* t = reinterpret_cast<Job*>(token);
   --A().jobs_running;
   A().scope = t->scope_before;
+  A().context = t->ctx_before;
   while (!A().orphans.empty()) {
     Handle* o = A().orphans.back();
     A().orphans.pop_back();

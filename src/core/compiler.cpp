@@ -50,6 +50,9 @@ struct Sym {
   Value aio_bind = intern("%aio-bind"), as_handle = intern("%aio-as-handle");
   Value aio_then = intern("aio/then"), aio_all = intern("aio/all"), nth = intern("nth");
   Value kthen = intern(":then");
+  Value ctx_with = intern("ctx/with"), ctx_with_deadline = intern("ctx/with-deadline");
+  Value ctx_call = intern("%ctx-call"), ctx_local = intern("%ctx-local");
+  Value ctx_deadline = intern("%ctx-deadline");
 };
 const Sym& S() {
   static const Sym* s = new Sym;
@@ -662,6 +665,26 @@ class Compiler {
       Value body = cdr(args);
       if (n == 2 && is_qcons(arg(1))) body = body_forms(arg(1));
       expr(rewritten(x, [&] { return aio_let_groups(bindings, body); }), tail);
+      return true;
+    }
+    if (head == s.ctx_with || head == s.ctx_with_deadline) {
+      // (ctx/with key v body...) and (ctx/with-deadline ms body...) are
+      // special forms because their body runs under the new context:
+      // (%ctx-call (%ctx-local key v) (lambda () body...)). %ctx-call
+      // (src/lib/context.cpp) makes the context current and calls the thunk
+      // through a frame that restores the previous one when it returns; an
+      // error value for the context is the result, the body not run.
+      bool local = head == s.ctx_with;
+      size_t nhead = local ? 2 : 1;
+      if (n < nhead)
+        compile_error(local ? "ctx/with: expected a key, a value and a body"
+                            : "ctx/with-deadline: expected a timeout in milliseconds and a body");
+      Value body = args;
+      for (size_t i = 0; i < nhead; ++i) body = cdr(body);
+      if (n == nhead + 1 && is_qcons(car(body))) body = body_forms(car(body));
+      Value make = local ? list3(s.ctx_local, arg(0), arg(1)) : list2(s.ctx_deadline, arg(0));
+      expr(rewritten(x, [&] { return list3(s.ctx_call, make, cons(s.lambda, cons(kNil, body))); }),
+           tail);
       return true;
     }
     if (head == s.penv) {
