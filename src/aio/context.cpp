@@ -16,6 +16,8 @@ namespace valk::aio {
 
 namespace {
 
+constexpr long kDeadlineGraceMs = 100;
+
 void print_context(std::string& out, const Opaque* self) {
   Value v = obj_val(const_cast<Opaque*>(self));
   out += "<context " + trace_id_hex(v);
@@ -191,8 +193,10 @@ int64_t apply_context_to_request(http::ClientRequest& req) {
   if (left < 0) return -1;
   long left_ms = long(left / 1000);
   if (!has(kDeadlineHeader)) req.headers.emplace_back(kDeadlineHeader, std::to_string(left_ms));
-  // curl takes 0 as "no timeout": at least 1 ms.
-  long cap = left_ms > 0 ? left_ms : 1;
+  // The transfer is cut off exactly at the deadline by the loop's timer
+  // (fetch_in_context); curl's own limit is a backstop just past it, so that
+  // it never fires first and the failure is always the deadline's.
+  long cap = left_ms + kDeadlineGraceMs;
   if (req.timeout_ms <= 0 || req.timeout_ms > cap) req.timeout_ms = cap;
   if (req.connect_timeout_ms <= 0 || req.connect_timeout_ms > cap) req.connect_timeout_ms = cap;
   return left;

@@ -85,7 +85,7 @@ Entry pop_min() {
 int64_t capped(Handle* h, int64_t at) {
   h->flags &= uint8_t(~kDeadline);
   int64_t d = context_deadline(h->ctx);
-  if (d != 0 && at > d) {
+  if (d != 0 && (at > d || d <= now_us())) {  // past it, or it has passed already
     h->flags |= kDeadline;
     return d;
   }
