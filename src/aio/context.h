@@ -83,7 +83,8 @@ std::string traceparent(Value ctx);
 
 // The header fetch sends with the time left (milliseconds, rounded down).
 inline constexpr const char* kDeadlineHeader = "x-valk-deadline-ms";
-// Under the current context: caps req's timeout at the time left and adds
+// Under the current context: caps req's timeouts at the time left (+100 ms: the
+// deadline itself is enforced by fetch_in_context's timer) and adds
 // x-valk-deadline-ms and traceparent (unless req sets them). Returns the
 // microseconds left, or -1 when there is no deadline.
 int64_t apply_context_to_request(http::ClientRequest& req);
