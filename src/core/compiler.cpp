@@ -51,7 +51,7 @@ struct Sym {
   Value aio_then = intern("aio/then"), aio_all = intern("aio/all"), nth = intern("nth");
   Value kthen = intern(":then");
   Value ctx_with = intern("ctx/with"), ctx_with_deadline = intern("ctx/with-deadline");
-  Value ctx_call = intern("%ctx-call"), ctx_local = intern("%ctx-local");
+  Value ctx_local = intern("%ctx-local");
   Value ctx_deadline = intern("%ctx-deadline");
 };
 const Sym& S() {
@@ -669,11 +669,16 @@ class Compiler {
     }
     if (head == s.ctx_with || head == s.ctx_with_deadline) {
       // (ctx/with key v body...) and (ctx/with-deadline ms body...) are
-      // special forms because their body runs under the new context:
-      // (%ctx-call (%ctx-local key v) (lambda () body...)). %ctx-call
-      // (src/lib/context.cpp) makes the context current and calls the thunk
-      // through a frame that restores the previous one when it returns; an
-      // error value for the context is the result, the body not run.
+      // special forms because their body runs under the new context. The
+      // body is compiled in place, as `do` is (so `=` in it binds in the
+      // enclosing frame, as upstream's does):
+      //   (%ctx-local key v) or (%ctx-deadline ms)  -> ctx | error
+      //   ERRJ end        an error is the result; the body does not run
+      //   CTXENTER        ( ctx -- previous ): ctx is current
+      //   body...         (a failing form ends it with its error, as in do)
+      //   CTXLEAVE        ( previous r -- r ): previous is current again
+      // A body left early by async-shift is covered by the reset, which
+      // restores the context it started under (src/core/vm.cpp).
       bool local = head == s.ctx_with;
       size_t nhead = local ? 2 : 1;
       if (n < nhead)
@@ -682,9 +687,17 @@ class Compiler {
       Value body = args;
       for (size_t i = 0; i < nhead; ++i) body = cdr(body);
       if (n == nhead + 1 && is_qcons(car(body))) body = body_forms(car(body));
-      Value make = local ? list3(s.ctx_local, arg(0), arg(1)) : list2(s.ctx_deadline, arg(0));
-      expr(rewritten(x, [&] { return list3(s.ctx_call, make, cons(s.lambda, cons(kNil, body))); }),
-           tail);
+      Value make = rewritten(x, [&] {
+        return local ? list3(s.ctx_local, arg(0), arg(1)) : list2(s.ctx_deadline, arg(0));
+      });
+      expr(make, false);
+      op(OP_ERRJ, 0);
+      size_t bad = hole();
+      op(OP_CTXENTER, 0);
+      sequence(body, false);
+      op(OP_CTXLEAVE, -1);
+      patch(bad);
+      ret_if(tail);
       return true;
     }
     if (head == s.penv) {

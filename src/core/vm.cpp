@@ -90,7 +90,6 @@ Value make_closure_of(Proto* p, Env* env) {
 
 Value g_trampoline = kNil;            // the async-reset delimiter
 const uint32_t* g_trampoline_ret = nullptr;  // the instruction after its call
-Value g_ctx_tramp = kNil;  // (thunk ctx): thunk, then ctx is current again (ctx/with)
 Value g_call_trampoline[8];                 // [CALL n, RETURN] for VM::call
 Value g_job_tramp[2];                 // job trampolines for 0 and 1 arguments
 
@@ -155,7 +154,6 @@ VM::VM() {
     // shift inside left the body early (src/aio/context.h).
     Proto* t = make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_CTXSET, 1, OP_RETURN}, 2, 2);
     t->is_reset = 1;
-    g_ctx_tramp = make_closure_of(make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_CTXSET, 1, OP_RETURN}, 2, 2), nullptr);
     g_trampoline = make_closure_of(t, nullptr);
     g_trampoline_ret = t->code + 4;
     for (uint32_t n = 0; n < 8; ++n)
@@ -265,7 +263,6 @@ SrcLoc VM::current_loc() const {
 
 void (*VM::job_done_hook)(VM&, Value, Value) = nullptr;
 Value VM::job_trampoline(int nargs) { return g_job_tramp[nargs ? 1 : 0]; }
-Value VM::context_trampoline() { return g_ctx_tramp; }
 
 bool VM::in_reset() const {
   for (size_t i = nframes; i-- > exec_base;)
@@ -872,6 +869,18 @@ L_IFCMP: {
 
 L_CTXSET: {
   rt().async.context = base[*pc++];
+  NEXT;
+}
+L_CTXENTER: {  // ctx/with's body begins (compiler.cpp)
+  Value c = top[-1];
+  top[-1] = rt().async.context;
+  rt().async.context = c;
+  NEXT;
+}
+L_CTXLEAVE: {  // and ends
+  rt().async.context = top[-2];
+  top[-2] = top[-1];
+  --top;
   NEXT;
 }
 

@@ -54,9 +54,6 @@ struct VM {
   // (fn arg1..argn token) runs one job.
   static Value job_trampoline(int nargs);
   static void (*job_done_hook)(VM& vm, Value token, Value result);
-  // (context_trampoline thunk ctx): calls thunk, then makes ctx the current
-  // request context again (ctx/with, src/lib/context.cpp).
-  static Value context_trampoline();
 
   // True when an async-reset delimits the running code (within the
   // current run of the interpreter loop).

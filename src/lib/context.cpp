@@ -1,7 +1,8 @@
 // Request contexts for Lisp (docs/async.md#request-contexts-and-deadlines):
 // ctx/get, ctx/locals, ctx/deadline, ctx/deadline-exceeded?, trace/id,
-// trace/span, trace/parent-span, and the helpers the special forms
-// ctx/with and ctx/with-deadline compile to (src/core/compiler.cpp).
+// trace/span, trace/parent-span, and the helpers that make the context of
+// the special forms ctx/with and ctx/with-deadline (src/core/compiler.cpp,
+// which also makes it current for their body: OP_CTXENTER, OP_CTXLEAVE).
 #include <cmath>
 
 #include "aio/clock.h"
@@ -35,15 +36,6 @@ Value b_ctx_local(VM&, Value* args, int) {
   if (is_error(args[0])) return args[0];
   if (is_error(args[1])) return args[1];
   return make_context(current_context(), 0, cons(args[0], cons(args[1], kNil, true), true));
-}
-
-// (%ctx-call ctx thunk): thunk run with ctx current, the previous context
-// restored when it returns. An error for ctx is the result.
-Value b_ctx_call(VM& vm, Value* args, int) {
-  if (is_error(args[0])) return args[0];
-  if (!is_context(args[0])) return bad_arg("%ctx-call", 0, "a context", args[0]);
-  Value before = set_current_context(args[0]);
-  return vm.tail_call(VM::context_trampoline(), cons(args[1], cons(before, kNil)));
 }
 
 Value b_ctx_get(VM&, Value* args, int) {
@@ -100,7 +92,6 @@ Value b_traceparent(VM&, Value*, int) {
 void open_context(VM&) {
   define("%ctx-deadline", b_ctx_deadline_make, 1, 1);
   define("%ctx-local", b_ctx_local, 2, 2);
-  define("%ctx-call", b_ctx_call, 2, 2);
   define("ctx/get", b_ctx_get, 1, 1);
   define("ctx/locals", b_ctx_locals, 0, 0);
   define("ctx/deadline", b_ctx_deadline, 0, 0);
