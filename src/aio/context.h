@@ -8,9 +8,12 @@
 // Timers armed under a deadline never wait past it: they fail with
 // deadline_error() instead (timers.cpp).
 //
-// For the HTTP server, per request:
+// For the HTTP server, per request (tp: the request's traceparent header or
+// ""; deadline_us: now_us() + the handler's time limit, or the caller's
+// x-valk-deadline-ms if sooner; 0 for none):
 //   Value ctx = aio::make_context(aio::context_from_traceparent(tp), deadline_us, kNil);
 //   aio::with_context(ctx, [&] { h = new_handle(...); queue_job(vm, fn, args, h, kind); });
+// The handler, and every handle and callback it creates, then run under ctx.
 #pragma once
 
 #include <cstdint>

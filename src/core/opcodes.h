@@ -54,8 +54,6 @@ namespace valk {
   X(ISNIL, 0)                                                               \
   X(JOBDONE, 1)    /* slot     ( r -- true ) reports a job's result     */    \
   X(CTXSET, 1)     /* slot     ( r -- r ) current context := local slot */    \
-  X(CTXENTER, 0)   /*          ( ctx -- previous ) ctx is current       */    \
-  X(CTXLEAVE, 0)   /*          ( previous r -- r ) previous is current  */    \
   X(EQV, 0)        /*          ( a b -- bool ) structural, for case   */
 
 enum Op : uint32_t {

@@ -871,18 +871,6 @@ L_CTXSET: {
   rt().async.context = base[*pc++];
   NEXT;
 }
-L_CTXENTER: {  // ctx/with's body begins (compiler.cpp)
-  Value c = top[-1];
-  top[-1] = rt().async.context;
-  rt().async.context = c;
-  NEXT;
-}
-L_CTXLEAVE: {  // and ends
-  rt().async.context = top[-2];
-  top[-2] = top[-1];
-  --top;
-  NEXT;
-}
 
 L_JOBDONE: {
   SAVE();

@@ -1,8 +1,8 @@
 // Request contexts for Lisp (docs/async.md#request-contexts-and-deadlines):
 // ctx/get, ctx/locals, ctx/deadline, ctx/deadline-exceeded?, trace/id,
 // trace/span, trace/parent-span, and the helpers that make the context of
-// the special forms ctx/with and ctx/with-deadline (src/core/compiler.cpp,
-// which also makes it current for their body: OP_CTXENTER, OP_CTXLEAVE).
+// the special forms ctx/with and ctx/with-deadline and make it current for
+// their body (src/core/compiler.cpp).
 #include <cmath>
 
 #include "aio/clock.h"
@@ -36,6 +36,21 @@ Value b_ctx_local(VM&, Value* args, int) {
   if (is_error(args[0])) return args[0];
   if (is_error(args[1])) return args[1];
   return make_context(current_context(), 0, cons(args[0], cons(args[1], kNil, true), true));
+}
+
+// (%ctx-enter ctx): ctx is current; the previous context (an error for ctx
+// is returned as is, nothing changed).
+Value b_ctx_enter(VM&, Value* args, int) {
+  if (is_error(args[0])) return args[0];
+  if (!is_context(args[0])) return bad_arg("%ctx-enter", 0, "a context", args[0]);
+  return set_current_context(args[0]);
+}
+// (%ctx-leave previous r): previous is current again; r. An error as the
+// previous context is what %ctx-enter was given: the result.
+Value b_ctx_leave(VM&, Value* args, int) {
+  if (is_error(args[0])) return args[0];
+  set_current_context(args[0]);
+  return args[1];
 }
 
 Value b_ctx_get(VM&, Value* args, int) {
@@ -92,6 +107,8 @@ Value b_traceparent(VM&, Value*, int) {
 void open_context(VM&) {
   define("%ctx-deadline", b_ctx_deadline_make, 1, 1);
   define("%ctx-local", b_ctx_local, 2, 2);
+  define("%ctx-enter", b_ctx_enter, 1, 1);
+  define("%ctx-leave", b_ctx_leave, 2, 2);
   define("ctx/get", b_ctx_get, 1, 1);
   define("ctx/locals", b_ctx_locals, 0, 0);
   define("ctx/deadline", b_ctx_deadline, 0, 0);
