@@ -191,9 +191,10 @@ bool is_handle(Value v) {
 Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
 
 Handle* new_handle(VM& vm, Kind kind, State state) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
   h->type = Type::Opaque;
-  h->id = uint32_t(A().next_id++);
+  h->id = uint32_t(a.next_id++);
   h->cls = &kHandleClass;
   h->state = state;
   h->kind = kind;
@@ -204,7 +205,7 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
-  h->ctx = A().context;  // callbacks registered now run under it later
+  h->ctx = a.context;  // callbacks registered now run under it later
   memset(&h->k, 0, sizeof h->k);  // each constructor fills its kind's state
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
@@ -217,14 +218,14 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
       break;
     }
   }
-  ++A().counts.created;
-  ++A().counts.pending;
+  ++a.counts.created;
+  ++a.counts.pending;
   live_link(h);
-  if (A().scope && A().scope != h) {
-    if (settled(A().scope))
-      A().orphans.push_back(h);  // its scope is over: cancelled once this job ends
+  if (a.scope && a.scope != h) {
+    if (settled(a.scope))
+      a.orphans.push_back(h);  // its scope is over: cancelled once this job ends
     else
-      scope_link(A().scope, h);
+      scope_link(a.scope, h);
   }
   return h;
 }
@@ -417,6 +418,7 @@ void release_input(Handle* in) {
 // ---- jobs --------------------------------------------------------------------------
 
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* j = static_cast<Job*>(gc_alloc(sizeof(Job)));
   j->base.h = {Type::Opaque, 0, 0, uint32_t(kind)};
   j->base.cls = &kJobClass;
@@ -424,10 +426,10 @@ void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
   j->fn = fn;
   j->args = args;
   j->target = target;
-  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : A().scope;
+  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : a.scope;
   j->scope_before = nullptr;
-  j->ctx = target ? target->ctx : A().context;
-  A().jobs.push_back(j);
+  j->ctx = target ? target->ctx : a.context;
+  a.jobs.push_back(j);
   wake();
 }
 
@@ -435,21 +437,22 @@ bool have_jobs() { return !A().jobs.empty(); }
 bool in_job() { return A().jobs_running > 0; }
 
 Value run_next_job(VM& vm) {
-  if (A().jobs.empty()) return kFalse;
-  Job* j = A().jobs.front();
-  A().jobs.pop_front();
+  AsyncState& a = A();  // (one look-up of the runtime)
+  if (a.jobs.empty()) return kFalse;
+  Job* j = a.jobs.front();
+  a.jobs.pop_front();
   // No callback runs for a handle that was cancelled after it was queued
   // (cleanups, finally's f and bracket's release, still run).
   Handle* t = j->target;
   if (t && (j->kind() == JobKind::Resolve || j->kind() == JobKind::Interval) &&
       (settled(t) || (t->flags & kCancelling)))
     return kTrue;
-  j->scope_before = A().scope;
-  A().scope = j->scope;
-  std::swap(A().context, j->ctx);  // j->ctx: the one to restore
+  j->scope_before = a.scope;
+  a.scope = j->scope;
+  std::swap(a.context, j->ctx);  // j->ctx: the one to restore
   if (t && j->kind() != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
   // (trampoline fn [arg] job): runs fn delimited, then job_done.
-  ++A().jobs_running;
+  ++a.jobs_running;
   Value token = obj_val(j);
   Value call = is_cons(j->args) ? cons(j->fn, cons(car(j->args), cons(token, kNil)))
                                 : cons(j->fn, cons(token, kNil));
@@ -457,13 +460,14 @@ Value run_next_job(VM& vm) {
 }
 
 void job_done(VM& vm, Value token, Value r) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* t = reinterpret_cast<Job*>(token);
-  --A().jobs_running;
-  A().scope = t->scope_before;
-  A().context = t->ctx;
-  while (!A().orphans.empty()) {
-    Handle* o = A().orphans.back();
-    A().orphans.pop_back();
+  --a.jobs_running;
+  a.scope = t->scope_before;
+  a.context = t->ctx;
+  while (!a.orphans.empty()) {
+    Handle* o = a.orphans.back();
+    a.orphans.pop_back();
     if (o != t->target && !(is_handle(r) && as_handle(r) == o)) cancel(o);
   }
   Handle* h = t->target;
