@@ -176,6 +176,18 @@ std::string traceparent(Value ctx) {
          "-01";
 }
 
+int64_t deadline_from_header(std::string_view ms) {
+  if (ms.empty() || ms.size() > 15) return 0;  // (15 digits: no overflow below)
+  int64_t v = 0;
+  for (char ch : ms) {
+    if (!isdigit((unsigned char)ch)) return 0;
+    v = v * 10 + (ch - '0');
+  }
+  int64_t us = v >= kMaxDelayUs / 1000 ? kMaxDelayUs : v * 1000;
+  int64_t at = now_us() + us;
+  return at > 0 ? at : 1;
+}
+
 int64_t apply_context_to_request(http::ClientRequest& req) {
   Value ctx = current_context();
   if (!is_context(ctx)) return -1;

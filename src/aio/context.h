@@ -86,6 +86,9 @@ std::string traceparent(Value ctx);
 
 // The header fetch sends with the time left (milliseconds, rounded down).
 inline constexpr const char* kDeadlineHeader = "x-valk-deadline-ms";
+// The deadline an incoming x-valk-deadline-ms value asks for: now_us() plus
+// that many milliseconds, or 0 when it is not a whole number of them.
+int64_t deadline_from_header(std::string_view ms);
 // Under the current context: caps req's timeouts at the time left (+100 ms: the
 // deadline itself is enforced by fetch_in_context's timer) and adds
 // x-valk-deadline-ms and traceparent (unless req sets them). Returns the

@@ -154,3 +154,14 @@ TEST(Context, RequestsGetTheHeadersAndACappedTimeout) {
   EXPECT_LE(req.timeout_ms, 2600) << "capped at the deadline (and its grace)";
   aio::set_virtual_time(false);
 }
+
+TEST(Context, DeadlineFromTheIncomingHeader) {
+  vm();
+  aio::set_virtual_time(true);
+  int64_t now = aio::now_us();
+  EXPECT_EQ(aio::deadline_from_header("250"), now + 250'000);
+  EXPECT_EQ(aio::deadline_from_header("0"), now) << "no time left";
+  for (const char* bad : {"", "-5", "1.5", "12ms", " 7", "99999999999999999999"})
+    EXPECT_EQ(aio::deadline_from_header(bad), 0) << bad;
+  aio::set_virtual_time(false);
+}
