@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aio/clock.h"
@@ -54,15 +55,20 @@ void note_unhandled(Handle* h) {
 
 // A queued callback. It is its own token while it runs: the job
 // trampoline hands it back to job_done with the callback's result.
+// (72 bytes, 80 in the collected heap: its kind lives in the header.)
 struct Job {
-  Opaque base;
+  Opaque base;  // base.h.extra: the JobKind
   Value fn;
   Value args;
   Handle* target;
   Handle* scope;
   Handle* scope_before;
-  JobKind kind;
+  // The request context it runs under (its target's, else the one current
+  // when it was queued); while it runs, the context to restore after it.
+  Value ctx;
+  JobKind kind() const { return JobKind(base.h.extra); }
 };
+static_assert(sizeof(Job) <= 72, "a job grew past 80 bytes of the collected heap");
 
 namespace {
 
@@ -185,9 +191,10 @@ bool is_handle(Value v) {
 Handle* as_handle(Value v) { return reinterpret_cast<Handle*>(v); }
 
 Handle* new_handle(VM& vm, Kind kind, State state) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* h = static_cast<Handle*>(gc_alloc(sizeof(Handle)));
   h->type = Type::Opaque;
-  h->id = uint32_t(A().next_id++);
+  h->id = uint32_t(a.next_id++);
   h->cls = &kHandleClass;
   h->state = state;
   h->kind = kind;
@@ -198,6 +205,7 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
   h->waiters = nullptr;
   h->on_cancel = kNil;
   h->scope = nullptr;
+  h->ctx = a.context;  // callbacks registered now run under it later
   memset(&h->k, 0, sizeof h->k);  // each constructor fills its kind's state
   // Where the program was when it asked for this handle.
   h->src_proto = nullptr;
@@ -210,14 +218,14 @@ Handle* new_handle(VM& vm, Kind kind, State state) {
       break;
     }
   }
-  ++A().counts.created;
-  ++A().counts.pending;
+  ++a.counts.created;
+  ++a.counts.pending;
   live_link(h);
-  if (A().scope && A().scope != h) {
-    if (settled(A().scope))
-      A().orphans.push_back(h);  // its scope is over: cancelled once this job ends
+  if (a.scope && a.scope != h) {
+    if (settled(a.scope))
+      a.orphans.push_back(h);  // its scope is over: cancelled once this job ends
     else
-      scope_link(A().scope, h);
+      scope_link(a.scope, h);
   }
   return h;
 }
@@ -410,17 +418,18 @@ void release_input(Handle* in) {
 // ---- jobs --------------------------------------------------------------------------
 
 void queue_job(VM& vm, Value fn, Value args, Handle* target, JobKind kind) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* j = static_cast<Job*>(gc_alloc(sizeof(Job)));
-  j->base.h = {Type::Opaque, 0, 0, 0};
+  j->base.h = {Type::Opaque, 0, 0, uint32_t(kind)};
   j->base.cls = &kJobClass;
   j->base.payload = j;
   j->fn = fn;
   j->args = args;
   j->target = target;
-  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : A().scope;
+  j->scope = target ? (target->kind == Kind::Scope ? target : target->scope) : a.scope;
   j->scope_before = nullptr;
-  j->kind = kind;
-  A().jobs.push_back(j);
+  j->ctx = target ? target->ctx : a.context;
+  a.jobs.push_back(j);
   wake();
 }
 
@@ -428,20 +437,22 @@ bool have_jobs() { return !A().jobs.empty(); }
 bool in_job() { return A().jobs_running > 0; }
 
 Value run_next_job(VM& vm) {
-  if (A().jobs.empty()) return kFalse;
-  Job* j = A().jobs.front();
-  A().jobs.pop_front();
+  AsyncState& a = A();  // (one look-up of the runtime)
+  if (a.jobs.empty()) return kFalse;
+  Job* j = a.jobs.front();
+  a.jobs.pop_front();
   // No callback runs for a handle that was cancelled after it was queued
   // (cleanups, finally's f and bracket's release, still run).
   Handle* t = j->target;
-  if (t && (j->kind == JobKind::Resolve || j->kind == JobKind::Interval) &&
+  if (t && (j->kind() == JobKind::Resolve || j->kind() == JobKind::Interval) &&
       (settled(t) || (t->flags & kCancelling)))
     return kTrue;
-  j->scope_before = A().scope;
-  A().scope = j->scope;
-  if (t && j->kind != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
+  j->scope_before = a.scope;
+  a.scope = j->scope;
+  std::swap(a.context, j->ctx);  // j->ctx: the one to restore
+  if (t && j->kind() != JobKind::Ignore && t->state == State::Pending) t->state = State::Running;
   // (trampoline fn [arg] job): runs fn delimited, then job_done.
-  ++A().jobs_running;
+  ++a.jobs_running;
   Value token = obj_val(j);
   Value call = is_cons(j->args) ? cons(j->fn, cons(car(j->args), cons(token, kNil)))
                                 : cons(j->fn, cons(token, kNil));
@@ -449,16 +460,18 @@ Value run_next_job(VM& vm) {
 }
 
 void job_done(VM& vm, Value token, Value r) {
+  AsyncState& a = A();  // (one look-up of the runtime)
   auto* t = reinterpret_cast<Job*>(token);
-  --A().jobs_running;
-  A().scope = t->scope_before;
-  while (!A().orphans.empty()) {
-    Handle* o = A().orphans.back();
-    A().orphans.pop_back();
+  --a.jobs_running;
+  a.scope = t->scope_before;
+  a.context = t->ctx;
+  while (!a.orphans.empty()) {
+    Handle* o = a.orphans.back();
+    a.orphans.pop_back();
     if (o != t->target && !(is_handle(r) && as_handle(r) == o)) cancel(o);
   }
   Handle* h = t->target;
-  switch (t->kind) {
+  switch (t->kind()) {
     case JobKind::Resolve:
       if (h) {
         if (h->kind == Kind::Scope)

@@ -113,7 +113,14 @@ void start(VM& vm) {
 bool poll(VM& vm, bool for_run) {
   start(vm);
   ++L().stats.iterations;
-  return poll_round(vm, for_run);
+  // I/O callbacks and timers belong to no request: what they create (a
+  // server's handler job, say) must not pick up the context of the code that
+  // runs the loop, a blocking aio/await inside ctx/with (src/aio/context.h).
+  Value ctx = rt().async.context;
+  rt().async.context = kNil;
+  bool r = poll_round(vm, for_run);
+  rt().async.context = ctx;
+  return r;
 }
 
 void wake() {

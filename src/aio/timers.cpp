@@ -9,6 +9,7 @@
 
 #include "aio/clock.h"
 #include "aio/combinators.h"
+#include "aio/context.h"
 #include "aio/handle.h"
 #include "core/gc.h"
 #include "core/runtime.h"
@@ -79,6 +80,18 @@ Entry pop_min() {
   return e;
 }
 
+// A timer of a handle created under a context with a deadline never waits
+// past it: armed at the deadline instead, it fails then (deadline_fired).
+int64_t capped(Handle* h, int64_t at) {
+  h->flags &= uint8_t(~kDeadline);
+  int64_t d = context_deadline(h->ctx);
+  if (d != 0 && (at > d || d <= now_us())) {  // past it, or it has passed already
+    h->flags |= kDeadline;
+    return d;
+  }
+  return at;
+}
+
 }  // namespace
 
 int64_t now_us() {
@@ -107,7 +120,7 @@ void timer_start(Handle* h, int64_t delay_us, int64_t period_us) {
   if (delay_us > kMaxDelayUs) delay_us = kMaxDelayUs;
   if (period_us > kMaxDelayUs) period_us = kMaxDelayUs;
   if (period_us > 0) h->k.timer.interval.period_us = period_us;
-  heap_push({now_us() + delay_us, T().seq++, h});
+  heap_push({capped(h, now_us() + delay_us), T().seq++, h});
 }
 
 void timer_settled(Handle* h) {
@@ -144,7 +157,7 @@ void schedule_fired(VM& vm, Handle* h) {
 void interval_fired(VM& vm, Handle* h, int64_t deadline, int64_t now) {
   queue_job(vm, h->k.timer.interval.fn, kNil, h, JobKind::Interval);
   int64_t next = deadline + h->k.timer.interval.period_us;
-  heap_push({next < now ? now : next, T().seq++, h});
+  heap_push({capped(h, next < now ? now : next), T().seq++, h});
 }
 
 void within_fired(Handle* h) {
@@ -153,6 +166,16 @@ void within_fired(Handle* h) {
   h->flags |= kStarted;  // its input settling now is not the outcome
   if (h->k.timer.within_input) release_input(h->k.timer.within_input);
   fail_with(h, make_error(":timeout"));
+}
+
+// The context's deadline came first: the handle fails with the error
+// "deadline exceeded" (a within cancels its input first, as on :timeout).
+void deadline_fired(Handle* h) {
+  if (h->kind == Kind::Within) {
+    h->flags |= kStarted;
+    if (h->k.timer.within_input) release_input(h->k.timer.within_input);
+  }
+  fail_with(h, deadline_error());
 }
 
 void no_inputs(Handle*, void (*)(Handle*, void*), void*) {}
@@ -169,6 +192,13 @@ void follow_input(VM&, Handle* h, uint32_t, Handle* in) {  // schedule's fn retu
 }
 void within_input(VM& vm, Handle* h, uint32_t index, Handle* in) {
   if (h->flags & kStarted) return;  // timing out: the timeout decides
+  // Under a deadline that has passed, a failure (a transfer's own timeout,
+  // capped at the deadline) is the deadline's.
+  if ((h->flags & kDeadline) && in->state == State::Failed && remaining_us(h->ctx) == 0) {
+    mark_handled(in);
+    fail_with(h, deadline_error());
+    return;
+  }
   follow_input(vm, h, index, in);
 }
 
@@ -220,7 +250,8 @@ int fire_due(VM& vm) {
     ++fired;
     if (settled(h)) continue;
     // Only timed kinds are in the heap; each reacts in its own way.
-    if (h->kind == Kind::Sleep) sleep_fired(h);
+    if (h->flags & kDeadline) deadline_fired(h);
+    else if (h->kind == Kind::Sleep) sleep_fired(h);
     else if (h->kind == Kind::Schedule) schedule_fired(vm, h);
     else if (h->kind == Kind::Interval) interval_fired(vm, h, e.deadline, now);
     else if (h->kind == Kind::Within) within_fired(h);

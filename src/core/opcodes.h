@@ -53,6 +53,7 @@ namespace valk {
   X(TAIL, 0)                                                                \
   X(ISNIL, 0)                                                               \
   X(JOBDONE, 1)    /* slot     ( r -- true ) reports a job's result     */    \
+  X(CTXSET, 1)     /* slot     ( r -- r ) current context := local slot */    \
   X(EQV, 0)        /*          ( a b -- bool ) structural, for case   */
 
 enum Op : uint32_t {

@@ -51,6 +51,10 @@ struct AsyncState {
   TracedVector<aio::Handle*> orphans;
   TracedDeque<aio::Job*> jobs;  // queued Lisp callbacks
   int jobs_running = 0;         // started and not yet reported done
+  // The request context code is running under (src/aio/context.h): nil, or
+  // a context value. Handles and jobs capture it; jobs restore it.
+  Value context = kNil;
+  uint64_t trace_state[2] = {0, 0};  // trace and span id generator (context.cpp)
 };
 
 // ---- timers and clocks (src/aio/timers.cpp) -----------------------------------------------

@@ -89,7 +89,7 @@ Value make_closure_of(Proto* p, Env* env) {
 }
 
 Value g_trampoline = kNil;            // the async-reset delimiter
-const uint32_t* g_trampoline_ret = nullptr;  // its RETURN instruction
+const uint32_t* g_trampoline_ret = nullptr;  // the instruction after its call
 Value g_call_trampoline[8];                 // [CALL n, RETURN] for VM::call
 Value g_job_tramp[2];                 // job trampolines for 0 and 1 arguments
 
@@ -149,7 +149,10 @@ VM::VM() {
   }
 
   if (g_trampoline == kNil) {
-    Proto* t = make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_RETURN}, 1, 1);
+    // (trampoline thunk ctx): the reset runs thunk, then makes ctx (the
+    // request context current at the reset) current again, also when a
+    // shift inside left the body early (src/aio/context.h).
+    Proto* t = make_internal_proto({OP_LOCAL, 0, OP_CALL, 0, OP_CTXSET, 1, OP_RETURN}, 2, 2);
     t->is_reset = 1;
     g_trampoline = make_closure_of(t, nullptr);
     g_trampoline_ret = t->code + 4;
@@ -665,8 +668,9 @@ L_RESET: {
   Value thunk = top[-1];
   top[-1] = g_trampoline;
   *top++ = thunk;
-  f = size_t(top - stack) - 2;
-  n = 1;
+  *top++ = rt().async.context;
+  f = size_t(top - stack) - 3;
+  n = 2;
   tail = false;
   goto do_call;
 }
@@ -863,6 +867,11 @@ L_IFCMP: {
   NEXT;
 }
 
+L_CTXSET: {
+  rt().async.context = base[*pc++];
+  NEXT;
+}
+
 L_JOBDONE: {
   SAVE();
   Value token = base[*pc++];
@@ -1016,12 +1025,13 @@ do_call : {
         locate(result);
         goto deliver_pre;
       }
-      size_t lo = f + 2;  // trampoline callee at f, its one local at f+1
+      size_t lo = f + 3;  // trampoline callee at f, its two locals at f+1, f+2
       size_t need = lo + k->nvals + k->frames[k->nframes - 1].closure->proto->maxstack + 16;
       if (need > stack_cap) grow_stack(need);
       while (nframes + k->nframes + 2 >= frames_cap) grow_frames();
       stack[f] = g_trampoline;
       stack[f + 1] = kNil;
+      stack[f + 2] = rt().async.context;  // restored when the continuation returns
       frames[nframes++] = {g_trampoline_ret, as_closure(g_trampoline), nullptr, uint32_t(f + 1), 0};
       memcpy(stack + lo, k->vals, sizeof(Value) * k->nvals);
       for (uint32_t i = 0; i < k->nframes; ++i) {

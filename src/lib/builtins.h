@@ -48,6 +48,7 @@ void open_format(VM& vm);    // format
 void open_regex(VM& vm);     // re/match, re/find-all, re/replace, re/split (PCRE2)
 void open_sort(VM& vm);      // %sort-default, %sort-by-keys (sort, sort-by: prelude.valk)
 void open_streams(VM& vm);   // stream/*: byte streams (HTTP bodies; later sockets, pipes, files)
+void open_context(VM& vm);   // ctx/*, trace/*: request contexts (src/aio/context.h)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -68,6 +69,7 @@ inline void open_all(VM& vm) {
   open_regex(vm);
   open_sort(vm);
   open_streams(vm);
+  open_context(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);

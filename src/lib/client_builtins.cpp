@@ -2,6 +2,7 @@
 // lib/valk/http_api.valk: http-get, with-header, ...) into a transfer.
 #include <string>
 
+#include "aio/context.h"
 #include "http/client.h"
 #include "http/text.h"
 #include "lib/builtins.h"
@@ -55,7 +56,8 @@ Value b_fetch(VM& vm, Value* args, int argc) {
   }
   if (req.url.rfind("http://", 0) != 0 && req.url.rfind("https://", 0) != 0)
     return make_error("fetch: not an http:// or https:// URL: " + req.url);
-  return aio::handle_value(http::fetch(vm, req));
+  // Under a request context: deadline and trace headers, the timeout capped.
+  return aio::handle_value(aio::fetch_in_context(vm, req));
 }
 
 // (url-encode s): percent-encodes everything but the unreserved characters.
