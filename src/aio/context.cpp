@@ -128,6 +128,13 @@ Value make_context(Value parent, int64_t deadline_us, Value locals) {
   return obj_val(c);
 }
 
+Value without_deadline(Value ctx) {
+  if (!is_context(ctx) || as_context(ctx)->deadline_us == 0) return ctx;
+  Context* c = copy_or_fresh(ctx);
+  c->deadline_us = 0;
+  return obj_val(c);
+}
+
 Value new_span(Value parent) {
   Context* c = copy_or_fresh(parent);
   if (is_context(parent)) {

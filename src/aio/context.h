@@ -54,6 +54,9 @@ Value set_current_context(Value ctx);
 // and span ids, its locals with `locals` (a plist) bound over them, and the
 // earlier of its deadline and deadline_us (0: no deadline of its own).
 Value make_context(Value parent, int64_t deadline_us, Value locals);
+// The same context with no deadline (ctx itself if it has none): what an
+// HTTP handler runs under once its response stream is open.
+Value without_deadline(Value ctx);
 // A child of parent in a new span (its parent span is parent's span).
 Value new_span(Value parent);
 // A context continuing the trace of a W3C traceparent header

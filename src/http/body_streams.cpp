@@ -2,6 +2,7 @@
 // bodies (stream/open) and request bodies (:stream-bodies, req/body-stream).
 #include "http/server_internal.h"
 
+#include "aio/context.h"
 #include "core/printer.h"
 #include "core/vm.h"
 
@@ -109,6 +110,7 @@ aio::ByteStream* start_stream(Stream* st, int status,
   st->responded = true;
   count_request(st, status);
   M().server_response_streams.inc();
+
   // An open stream is not a request in progress: it no longer counts
   // against :max-inflight (10,000 idle event streams must not shed others).
   if (st->dispatched) {
@@ -125,8 +127,13 @@ void respond_streaming(Stream* st, const Head& head) {
   aio::ByteStream* bs = start_stream(st, head.status, head.headers);
   if (!bs) return;
   VM& vm = current_vm();
-  aio::Handle* h = aio::new_handle(vm, aio::Kind::Adopt);
-  aio::queue_job(vm, head.stream_fn, cons(aio::stream_value(bs), kNil), h, aio::JobKind::Resolve);
+  // The producer runs in the request's context, without its deadline (see
+  // open_response_stream).
+  Value ctx = st->work ? aio::without_deadline(st->work->ctx) : kNil;
+  aio::with_context(ctx, [&] {
+    aio::Handle* h = aio::new_handle(vm, aio::Kind::Adopt);
+    aio::queue_job(vm, head.stream_fn, cons(aio::stream_value(bs), kNil), h, aio::JobKind::Resolve);
+  });
 }
 
 // req/read-body past :max-body-bytes answers 413 at once, as a buffered
@@ -163,6 +170,12 @@ Value open_response_stream(VM&, Value req, Value head) {
   if (!has_type) h.headers.push_back({"content-type", "application/octet-stream"});
   aio::ByteStream* bs = start_stream(st, h.status, std::move(h.headers));
   if (!bs) return make_error("stream/open: the response could not be started");
+  // The request's deadline was for starting the response: what the handler
+  // does from now on (producing the body) is governed by the stream's own
+  // timeouts, so SSE and long downloads are not cut. (stream/open runs in
+  // the handler's job: the change lasts until the job ends, and the handles
+  // it makes from here on carry it.)
+  aio::set_current_context(aio::without_deadline(aio::current_context()));
   return aio::stream_value(bs);
 }
 

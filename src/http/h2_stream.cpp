@@ -3,6 +3,7 @@
 #include "http/server_internal.h"
 
 #include "aio/combinators.h"
+#include "aio/context.h"
 #include "core/printer.h"
 #include "core/vm.h"
 #include "http/text.h"
@@ -38,7 +39,11 @@ void on_work_settled(void* ctx, aio::Handle* h) {
     }
     return;
   }
-  if (h->state == aio::State::Completed) {
+  if (h->state == aio::State::Failed && aio::is_deadline_error(aio::failure_as_error(h))) {
+    // Cut off by the request's deadline (its timers or fetches), not a bug: 504.
+    if (!st->responded) M().server_request_timeouts.inc();
+    respond_text(st, 504, "Gateway Timeout: the handler did not answer in time\n");
+  } else if (h->state == aio::State::Completed) {
     respond_with(st, h->result);
   } else if (h->state == aio::State::Failed) {
     respond_with(st, aio::failure_as_error(h));
@@ -111,10 +116,28 @@ void dispatch(VM& vm, Stream* st) {
   st->dispatched = true;
   ++srv->inflight;
   Value req = make_request(st);
+  // The handler runs in a request context (docs/async.md#request-contexts-and-deadlines):
+  // the caller's trace (traceparent) in a new span, and a deadline, the
+  // earlier of :request-timeout-ms and the caller's x-valk-deadline-ms, that
+  // its timers and fetches respect.
+  std::string_view traceparent, caller_deadline;
+  for (auto& [n, v] : st->headers) {
+    if (n == "traceparent") traceparent = v;
+    else if (n == aio::kDeadlineHeader) caller_deadline = v;
+  }
+  int64_t deadline = srv->opts.request_timeout_ms
+                         ? aio::now_us() + int64_t(srv->opts.request_timeout_ms) * 1000
+                         : 0;
+  int64_t asked = caller_deadline.empty() ? 0 : aio::deadline_from_header(caller_deadline);
+  if (asked && (!deadline || asked < deadline)) deadline = asked;
+  Value ctx = aio::make_context(aio::context_from_traceparent(traceparent), deadline, kNil);
   // The handler runs as a job: it may return a value or a handle, and may
   // aio/await inside without blocking the loop.
-  aio::Handle* work = aio::new_handle(vm, aio::Kind::Adopt);
-  aio::queue_job(vm, srv->handler, cons(req, kNil), work, aio::JobKind::Resolve);
+  aio::Handle* work = nullptr;
+  aio::with_context(ctx, [&] {
+    work = aio::new_handle(vm, aio::Kind::Adopt);
+    aio::queue_job(vm, srv->handler, cons(req, kNil), work, aio::JobKind::Resolve);
+  });
   st->work = work;
   aio::watch(vm, work, on_work_settled, st, &st->watch);
   if (srv->opts.request_timeout_ms && !aio::settled(work)) {

@@ -233,9 +233,15 @@ start_server timeouts <<EOF
          :deferred))
       ((== p "/upload") (aio/then (req/read-body req) (fn (b) (str (len b)))))
       ((== p "/cleanups") (str cleanups))
+      ((== p "/ctx") (str (if (> (ctx/deadline) 0) "deadline" "none") " " (trace/id) " "
+                          (if (nil? (req/header req "x-valk-deadline-ms")) "-" "header")))
+      ((== p "/hop")   ; a fetch from a handler carries the trace and the deadline on
+       (aio/then (fetch-text (with-option (http-get (str "http://127.0.0.1:" port "/ctx")) :http2-prior-knowledge true)) (fn (body) (str (trace/id) " -> " body))))
+      ((== p "/sleepy") (aio/then (aio/sleep 250) (fn (_) "slept")))
       (else "ok")))))
 (def srv (http2/server-listen 0 handler {:host "127.0.0.1" :request-timeout-ms 300 :body-timeout-ms 500}))
-(print (http2/server-port srv))
+(def port (http2/server-port srv))
+(print port)
 (aio/run)
 EOF
 TP=$SERVER_PORT
@@ -248,6 +254,18 @@ check_eq ":request-timeout-ms does not cut an open stream" "late but whole" "$ou
 out=$( (printf 'abc'; sleep 4) | curl -sS --http2-prior-knowledge --max-time 10 -o /dev/null -w '%{http_code}' -T - "http://127.0.0.1:$TP/upload" 2>/dev/null)
 check_eq ":body-timeout-ms: a body that stops arriving gets 408" "408" "$out"
 check_eq "the server still answers" "ok" "$("${H2C[@]}" "http://127.0.0.1:$TP/")"
+
+# ---- the request context: trace ids and deadlines, across a hop -------------------------
+out=$("${H2C[@]}" "http://127.0.0.1:$TP/ctx")
+[[ "$out" =~ ^deadline\ [0-9a-f]{32}\ -$ ]] && pass "a handler runs under a deadline and a trace id" || fail "context: $out"
+TPID=4bf92f3577b34da6a3ce929d0e0e4736
+out=$("${H2C[@]}" -H "traceparent: 00-$TPID-00f067aa0ba902b7-01" "http://127.0.0.1:$TP/ctx")
+has "an incoming traceparent continues its trace" "$out" " $TPID "
+out=$("${H2C[@]}" -H "traceparent: 00-$TPID-00f067aa0ba902b7-01" "http://127.0.0.1:$TP/hop")
+check_eq "a fetch from the handler carries the trace and the deadline" "$TPID -> deadline $TPID header" "$out"
+check_eq "without a caller's deadline the request timeout (300 ms) allows 250 ms" "slept" "$("${H2C[@]}" "http://127.0.0.1:$TP/sleepy")"
+out=$("${H2C[@]}" -H "x-valk-deadline-ms: 100" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TP/sleepy")
+check_eq "a caller's x-valk-deadline-ms shorter than the work: 504" "504" "$out"
 
 alive "$SPID" && pass "the streaming server is still running" || fail "the streaming server died"
 finish
