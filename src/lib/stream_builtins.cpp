@@ -99,6 +99,23 @@ Value b_set_max_session(VM& vm, Value* args, int) {
   return ms_setter(vm, args, "stream/set-max-session", aio::set_max_session);
 }
 
+// (stream/set-watermarks s high [low]): the queue's bounds for this stream
+// (low defaults to a quarter of high).
+Value b_set_watermarks(VM&, Value* args, int argc) {
+  STREAM("stream/set-watermarks");
+  VALK_CHECK(is_int(args[1]) && int_val(args[1]) > 0, "stream/set-watermarks", 1, "a positive byte count");
+  size_t high = size_t(int_val(args[1])), low = high / 4;
+  if (argc > 2) {
+    VALK_CHECK(is_int(args[2]) && int_val(args[2]) >= 0 && size_t(int_val(args[2])) <= high,
+               "stream/set-watermarks", 2, "a low watermark at most the high one");
+    low = size_t(int_val(args[2]));
+  }
+  s->high = high;
+  s->low = low;
+  aio::after_take(s);  // a drain may be due under the new low watermark
+  return args[0];
+}
+
 Value b_id(VM&, Value* args, int) {
   STREAM("stream/id");
   return make_fix(s->id);
@@ -173,6 +190,7 @@ void open_streams(VM& vm) {
   define("stream/set-timeout", guarded<b_set_timeout>, 2, 2);
   define("stream/set-max-session", guarded<b_set_max_session>, 2, 2);
   define("stream/id", b_id, 1, 1);
+  define("stream/set-watermarks", guarded<b_set_watermarks>, 2, 3);
   define("stream/read", guarded<b_read>, 1, 2);
   define("stream/read-all", guarded<b_read_all>, 1, 2);
   define("stream/state", b_state, 1, 1);
