@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <unordered_set>
+#include <cstdlib>
 #include <vector>
 
 #include "core/gc.h"
@@ -93,6 +94,14 @@ struct ServerState {
   std::vector<http::Connection*> to_flush;
   // Servers that listen or still have connections.
   TracedVector<http::Server*> live;
+  // Spare output buffers (connection.cpp), so that a large body does not
+  // allocate and fault in a fresh one for every piece it is written in.
+  struct WritePool {
+    std::vector<void*> spare;
+    ~WritePool() {
+      for (void* p : spare) free(p);
+    }
+  } write_pool;
 };
 
 // ---- the HTTP client (src/http/client.cpp) --------------------------------------------------

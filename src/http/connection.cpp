@@ -17,18 +17,47 @@ void flush_tls(Connection* c);
 bool start_session(Connection* c);
 
 // -- output --
+// Output goes out in pieces of up to kPiece bytes, each a WriteReq handed
+// to uv_write: frames from nghttp2 (or TLS records from OpenSSL) are copied
+// straight into it, and spent pieces are kept for reuse (rt().server.write_pool).
+constexpr size_t kPiece = 128u << 10;
+constexpr size_t kSparePieces = 32;
+
 struct WriteReq {
   uv_write_t req;
   Connection* conn;
   size_t len;
+  size_t cap;
   char data[];
 };
+
+WriteReq* new_piece(Connection* c, size_t need) {
+  auto& pool = rt().server.write_pool.spare;
+  WriteReq* w;
+  if (need <= kPiece && !pool.empty()) {
+    w = static_cast<WriteReq*>(pool.back());
+    pool.pop_back();
+  } else {
+    size_t cap = std::max(need, kPiece);
+    w = static_cast<WriteReq*>(malloc(sizeof(WriteReq) + cap));
+    w->cap = cap;
+  }
+  w->conn = c;
+  w->len = 0;
+  return w;
+}
+
+void drop_piece(WriteReq* w) {
+  auto& pool = rt().server.write_pool.spare;
+  if (w->cap == kPiece && pool.size() < kSparePieces) pool.push_back(w);
+  else free(w);
+}
 
 void on_written(uv_write_t* req, int status) {
   auto* w = reinterpret_cast<WriteReq*>(req);
   Connection* c = w->conn;
   c->unsent -= w->len;
-  free(w);
+  drop_piece(w);
   if (status < 0) {
     io_failed(c, "write");
     return;
@@ -50,38 +79,54 @@ void io_failed(Connection* c, const char* op) {
   conn_close(c);
 }
 
-void write_raw(Connection* c, const char* data, size_t n) {
-  if (n == 0 || uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
-  auto* w = static_cast<WriteReq*>(malloc(sizeof(WriteReq) + n));
-  w->conn = c;
-  w->len = n;
-  memcpy(w->data, data, n);
-  uv_buf_t buf = uv_buf_init(w->data, unsigned(n));
-  c->unsent += n;
-  M().server_bytes_out.add(n);
+// Hands a filled piece to libuv (it is ours again in on_written).
+void send_piece(Connection* c, WriteReq* w) {
+  if (w->len == 0 || uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) {
+    drop_piece(w);
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(w->data, unsigned(w->len));
+  c->unsent += w->len;
+  M().server_bytes_out.add(w->len);
   if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, on_written) < 0) {
-    c->unsent -= n;
-    free(w);
+    c->unsent -= w->len;
+    drop_piece(w);
     io_failed(c, "write");
   }
 }
 
+void write_raw(Connection* c, const char* data, size_t n) {
+  if (n == 0) return;
+  WriteReq* w = new_piece(c, n);
+  memcpy(w->data, data, n);
+  w->len = n;
+  send_piece(c, w);
+}
+
+// Sends what OpenSSL has encrypted, in whole pieces.
+void flush_tls(Connection* c) {
+  for (;;) {
+    size_t pending = BIO_ctrl_pending(c->wbio);
+    if (pending == 0) return;
+    WriteReq* w = new_piece(c, std::min(pending, kPiece));
+    int n;
+    while (w->len < w->cap &&
+           (n = BIO_read(c->wbio, w->data + w->len, int(std::min<size_t>(w->cap - w->len, INT32_MAX)))) > 0)
+      w->len += size_t(n);
+    send_piece(c, w);
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
+  }
+}
+
 // Encrypts and sends; false (the connection closed) when OpenSSL fails.
-bool tls_send(Connection* c, const std::string& out) {
-  if (SSL_write(c->ssl, out.data(), int(out.size())) <= 0) {
+bool tls_send(Connection* c, const char* data, size_t n) {
+  if (SSL_write(c->ssl, data, int(n)) <= 0) {
     ERR_clear_error();
     io_failed(c, "tls_write");
     return false;
   }
   flush_tls(c);
   return true;
-}
-
-// Sends what OpenSSL has encrypted.
-void flush_tls(Connection* c) {
-  char buf[16384];
-  int n;
-  while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) write_raw(c, buf, size_t(n));
 }
 
 // Takes frames from nghttp2 while the backlog is under the high watermark.
@@ -91,10 +136,28 @@ void fire_drains(Connection* c);
 void conn_flush(Connection* c) {
   if (!c->session || c->closing) return;
   open_windows(c);
-  std::string out;
   const size_t high = c->srv->opts.high_watermark;
+  WriteReq* w = nullptr;  // the piece being filled with frames
+  // Cleartext: the piece goes to the socket. TLS: it is the plaintext that
+  // SSL_write encrypts into pieces of its own (then it is reused).
+  auto hand_over = [&]() -> bool {
+    if (!w || w->len == 0) return true;
+    if (c->ssl) {
+      bool ok = tls_send(c, w->data, w->len);
+      w->len = 0;
+      if (!ok) {
+        drop_piece(w);
+        w = nullptr;
+        return false;
+      }
+    } else {
+      send_piece(c, w);
+      w = nullptr;
+    }
+    return !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp));
+  };
   for (;;) {
-    if (c->unsent + out.size() >= high) {
+    if (c->unsent + (w ? w->len : 0) >= high) {
       if (!c->paused) {
         c->paused = true;  // stop reading until the client catches up
         M().server_backpressure_pauses.inc();
@@ -104,29 +167,24 @@ void conn_flush(Connection* c) {
     const uint8_t* data;
     ssize_t n = nghttp2_session_mem_send(c->session, &data);
     if (n < 0) {
+      if (w) drop_piece(w);
       conn_close(c);
       return;
     }
     if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), size_t(n));
-    if (out.size() >= 65536) {  // hand over in pieces of a useful size
-      if (c->ssl) {
-        if (!tls_send(c, out)) return;
-      } else {
-        write_raw(c, out.data(), out.size());
+    if (w && w->len + size_t(n) > w->cap) {
+      if (!hand_over()) return;
+      if (w && size_t(n) > w->cap) {  // (a frame larger than a piece: a piece of its size)
+        drop_piece(w);
+        w = nullptr;
       }
-      if (c->closing && uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
-      out.clear();
     }
+    if (!w) w = new_piece(c, size_t(n));
+    memcpy(w->data + w->len, data, size_t(n));
+    w->len += size_t(n);
   }
-  if (!out.empty()) {
-    if (c->ssl) {
-      if (!tls_send(c, out)) return;
-    } else {
-      write_raw(c, out.data(), out.size());
-    }
-    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
-  }
+  if (!hand_over()) return;
+  if (w) drop_piece(w);
   fire_drains(c);
   if (c->paused) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
