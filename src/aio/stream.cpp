@@ -328,9 +328,16 @@ void after_take(ByteStream* s) {
   if (s->drain_armed || !s->drain_waiters.empty()) fire_drain(s);
 }
 
-void push(ByteStream* s, const char* data, size_t n) {
+void push_quietly(ByteStream* s, const char* data, size_t n) {
   if (s->in_ended) return;
   s->in.append(data, n);
+  s->in_quiet += n;
+}
+
+void deliver(ByteStream* s) {
+  size_t n = s->in_quiet;
+  s->in_quiet = 0;
+  if (s->in_ended || n == 0) return;
   serve_readers(s);
   if (!s->whole_readers.empty()) {
     if (s->transport && s->ops && s->ops->consumed) s->ops->consumed(s, n);
@@ -338,8 +345,16 @@ void push(ByteStream* s, const char* data, size_t n) {
   }
 }
 
+void push(ByteStream* s, const char* data, size_t n) {
+  if (s->in_ended) return;
+  s->in.append(data, n);
+  s->in_quiet += n;
+  deliver(s);
+}
+
 void push_end(ByteStream* s, Value err) {
   if (s->in_ended) return;
+  deliver(s);
   s->in_ended = true;
   s->in_error = err;
   serve_readers(s);

@@ -86,6 +86,7 @@ struct ByteStream {
   // -- readable side --
   std::string in;  // arrived, not read yet, from in_off on
   size_t in_off = 0;
+  size_t in_quiet = 0;  // pushed quietly, readers not served yet (push_quietly)
   bool in_ended = false;
   Value in_error = kNil;         // why the source ended early (an error value), or nil
   struct Reader {
@@ -134,6 +135,10 @@ size_t take(ByteStream* s, char* buf, size_t max, bool* eof);
 void after_take(ByteStream* s);
 // Data arrived for the readable side / the source ended (err: why, or nil).
 void push(ByteStream* s, const char* data, size_t n);
+// The same in two steps, for a transport that gets many small pieces in one
+// callback: buffer them, then serve the readers once (fewer, larger chunks).
+void push_quietly(ByteStream* s, const char* data, size_t n);
+void deliver(ByteStream* s);
 void push_end(ByteStream* s, Value err);
 // The transport is gone (why: how it ended): settles what waits, queues
 // on-close, detaches. Idempotent.

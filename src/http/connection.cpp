@@ -253,6 +253,11 @@ bool feed(Connection* c, const uint8_t* data, size_t n) {
 
 void after_input(Connection* c) {
   VM& vm = current_vm();
+  if (c->body_input) {  // streamed request bodies: one chunk per read, not per frame
+    c->body_input = false;
+    for (Stream* st = c->streams; st; st = st->next)
+      if (st->in) aio::deliver(st->in);
+  }
   std::vector<Stream*> ready;
   ready.swap(c->ready);
   for (Stream* st : ready)

@@ -199,7 +199,9 @@ int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, si
   nghttp2_session_consume_connection(c->session, len);
   st->body_activity_ms = now_ms();
   if (st->in && !st->discard_body) {
-    aio::push(st->in, reinterpret_cast<const char*>(data), len);
+    // Served to the program once this read's frames are all in (after_input).
+    aio::push_quietly(st->in, reinterpret_cast<const char*>(data), len);
+    c->body_input = true;
     return 0;
   }
   if (st->discard_body) {

@@ -55,6 +55,7 @@ struct Connection {
   std::vector<Stream*> ready;  // requests complete, to dispatch after the read
   TracedVector<aio::ByteStream*> drained;  // response streams taken from: drain events due
   bool consume_due = false;    // a streamed request body was read: open windows
+  bool body_input = false;     // streamed request body bytes arrived in this read
   size_t unsent = 0;           // bytes handed to uv_write, not yet written
   bool paused = false;
   bool closing = false;
