@@ -130,7 +130,8 @@ void dispatch(VM& vm, Stream* st) {
                          : 0;
   int64_t asked = caller_deadline.empty() ? 0 : aio::deadline_from_header(caller_deadline);
   if (asked && (!deadline || asked < deadline)) deadline = asked;
-  Value ctx = aio::make_context(aio::context_from_traceparent(traceparent), deadline, kNil);
+  Value ctx = aio::make_context(traceparent.empty() ? kNil : aio::context_from_traceparent(traceparent),
+                               deadline, kNil);
   // The handler runs as a job: it may return a value or a handle, and may
   // aio/await inside without blocking the loop.
   aio::Handle* work = nullptr;

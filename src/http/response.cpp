@@ -23,7 +23,8 @@ ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32
 }
 
 
-int submit_head(Stream* st, int status, const HeaderList& headers, nghttp2_data_provider* body) {
+int submit_head(Stream* st, int status, const HeaderList& headers, nghttp2_data_provider* body,
+                const std::string* length, const std::string* type) {
   std::string status_text = std::to_string(status);
   std::vector<nghttp2_nv> nva;
   // nghttp2 copies the header block only when the response is submitted:
@@ -35,6 +36,9 @@ int submit_head(Stream* st, int status, const HeaderList& headers, nghttp2_data_
   static const std::string kStatusName = ":status";
   add(kStatusName, status_text);
   for (auto& [n, v] : headers) add(n, v);
+  static const std::string kLength = "content-length", kType = "content-type";
+  if (length) add(kLength, *length);
+  if (type) add(kType, *type);
   return nghttp2_submit_response(st->conn->session, st->id, nva.data(), nva.size(), body);
 }
 
@@ -55,13 +59,15 @@ void respond(Stream* st, int status, HeaderList headers, Value body) {
   // the length the body would have had.
   bool no_content = status < 200 || status == 204 || status == 304;
   bool bodiless = no_content || st->method == "HEAD";
-  if (!has_length && !no_content) headers.push_back({"content-length", std::to_string(len)});
-  if (!has_type && len > 0 && !no_content)
-    headers.push_back({"content-type", "text/plain; charset=utf-8"});
+  static const std::string kPlain = "text/plain; charset=utf-8";
+  std::string length = std::to_string(len);
   nghttp2_data_provider prov;
   prov.source.ptr = st;
   prov.read_callback = read_body;
-  if (submit_head(st, status, headers, bodiless ? nullptr : &prov) != 0) return;
+  if (submit_head(st, status, headers, bodiless ? nullptr : &prov,
+                  !has_length && !no_content ? &length : nullptr,
+                  !has_type && len > 0 && !no_content ? &kPlain : nullptr) != 0)
+    return;
   count_request(st, status);
 }
 
@@ -105,23 +111,29 @@ bool headers_of(Value v, std::vector<std::pair<std::string, std::string>>& out) 
 
 
 // A response's head, from a plist {:status :headers :body :content-type
-// :cache-control :stream}.
-
-// False when malformed (head.failed holds an error value found inside).
+// :cache-control :stream :file :root}: one pass over the plist (the first
+// of a repeated key counts, as with plist_lookup).
 bool parse_head(Value r, Head& head) {
   static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
                      kBody = intern(":body"), kType = intern(":content-type"),
                      kCache = intern(":cache-control"), kStream = intern(":stream"),
                      kFile = intern(":file"), kRoot = intern(":root");
-  Value status = plist_lookup(r, kStatus);
+  Value status = kUnbound, hv = kUnbound, type = kUnbound, cache = kUnbound;
+  struct {
+    Value key;
+    Value* slot;
+  } keys[] = {{kStatus, &status},          {kHeaders, &hv},       {kBody, &head.body},
+              {kStream, &head.stream_fn},  {kFile, &head.file},   {kRoot, &head.root},
+              {kType, &type},              {kCache, &cache}};
+  for (Value p = r; is_cons(p) && is_cons(cdr(p)); p = cdr(cdr(p)))
+    for (auto& k : keys)
+      if (car(p) == k.key) {
+        if (*k.slot == kUnbound) *k.slot = car(cdr(p));
+        break;
+      }
   if (is_int(status)) head.status = int(int_val(status));
   else if (is_string(status)) head.status = atoi(as_string(status)->data);
   else if (status != kUnbound) head.status = 0;
-  Value hv = plist_lookup(r, kHeaders);
-  head.body = plist_lookup(r, kBody);
-  head.stream_fn = plist_lookup(r, kStream);
-  head.file = plist_lookup(r, kFile);
-  head.root = plist_lookup(r, kRoot);
   for (Value v : {status, hv, head.body, head.stream_fn, head.file, head.root})
     if (is_error(v)) {
       head.failed = v;
@@ -133,8 +145,7 @@ bool parse_head(Value r, Head& head) {
   if (head.file != kUnbound && !is_string(head.file)) return false;
   if (head.root != kUnbound && (!is_string(head.root) || head.file == kUnbound)) return false;
   // Upstream's shorthand keys name two common headers; :headers wins.
-  for (auto [key, name] : {std::pair{kType, "content-type"}, std::pair{kCache, "cache-control"}}) {
-    Value v = plist_lookup(r, key);
+  for (auto [v, name] : {std::pair{type, "content-type"}, std::pair{cache, "cache-control"}}) {
     if (v == kUnbound || v == kNil) continue;
     if (!is_string(v)) return false;
     bool given = false;

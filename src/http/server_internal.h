@@ -28,6 +28,7 @@
 
 #include "aio/clock.h"
 #include "aio/handle.h"
+#include "aio/loop.h"
 #include "aio/metrics.h"
 #include "aio/stream.h"
 #include "core/gc.h"
@@ -144,7 +145,9 @@ struct Head {
 };
 
 inline metrics::Standard& M() { return metrics::standard(); }
-inline int64_t now_ms() { return aio::now_us() / 1000; }
+// The loop's time of this iteration (no system call): what the server's
+// timeouts are measured in.
+inline int64_t now_ms() { return int64_t(uv_now(aio::loop())); }
 constexpr uint64_t kTickMs = 1000;  // the connection timer's period
 
 // server.cpp
@@ -176,8 +179,10 @@ int on_stream_close(nghttp2_session* session, int32_t id, uint32_t error_code, v
 
 // response.cpp
 void respond(Stream* st, int status, HeaderList headers, Value body);
-// Submits :status and the headers (names already lower case); body null for none.
-int submit_head(Stream* st, int status, const HeaderList& headers, nghttp2_data_provider* body);
+// Submits :status, the headers (names already lower case) and, if given, a
+// content-length and a content-type; body null for none.
+int submit_head(Stream* st, int status, const HeaderList& headers, nghttp2_data_provider* body,
+                const std::string* length = nullptr, const std::string* type = nullptr);
 void respond_text(Stream* st, int status, const char* text, HeaderList extra = {});
 void respond_with(Stream* st, Value r);  // what a handler returned
 void count_request(Stream* st, int status);

@@ -122,12 +122,14 @@ Value b_response(VM& vm, Value* args, int argc) {
              "http2/response", 0, "a status code (100 to 999)");
   VALK_CHECK(is_list(args[1]), "http2/response", 1, "a list of headers");
   if (is_error(args[2])) return args[2];
+  static const Value kStatus = intern(":status"), kHeaders = intern(":headers"),
+                     kBody = intern(":body");
   ListBuilder b;
-  b.push(intern(":status"));
+  b.push(kStatus);
   b.push(args[0]);
-  b.push(intern(":headers"));
+  b.push(kHeaders);
   b.push(args[1]);
-  b.push(intern(":body"));
+  b.push(kBody);
   b.push(args[2]);
   return b.result();
 }
