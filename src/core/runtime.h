@@ -97,7 +97,7 @@ struct ServerState {
   // Spare output buffers (connection.cpp), so that a large body does not
   // allocate and fault in a fresh one for every piece it is written in.
   struct WritePool {
-    std::vector<void*> spare;
+    std::vector<void*> spare;  // 128 KiB pieces
     ~WritePool() {
       for (void* p : spare) free(p);
     }

@@ -17,11 +17,12 @@ void flush_tls(Connection* c);
 bool start_session(Connection* c);
 
 // -- output --
-// Output goes out in pieces of up to kPiece bytes, each a WriteReq handed
-// to uv_write: frames from nghttp2 (or TLS records from OpenSSL) are copied
-// straight into it, and spent pieces are kept for reuse (rt().server.write_pool).
+// Output goes out in pieces, each a WriteReq handed to uv_write: frames
+// from nghttp2 (or TLS records from OpenSSL) are copied straight into it.
+// Large pieces are kept for reuse (rt().server.write_pool): a body moving
+// at speed does not allocate and fault in a fresh buffer for each.
 constexpr size_t kPiece = 128u << 10;
-constexpr size_t kSparePieces = 32;
+constexpr size_t kSpareLarge = 32;
 
 struct WriteReq {
   uv_write_t req;
@@ -31,14 +32,15 @@ struct WriteReq {
   char data[];
 };
 
-WriteReq* new_piece(Connection* c, size_t need) {
+// A large piece (from the pool), or one of exactly `need` bytes.
+WriteReq* new_piece(Connection* c, size_t need, bool large) {
   auto& pool = rt().server.write_pool.spare;
   WriteReq* w;
-  if (need <= kPiece && !pool.empty()) {
+  if (large && need <= kPiece && !pool.empty()) {
     w = static_cast<WriteReq*>(pool.back());
     pool.pop_back();
   } else {
-    size_t cap = std::max(need, kPiece);
+    size_t cap = large ? std::max(need, kPiece) : need;
     w = static_cast<WriteReq*>(malloc(sizeof(WriteReq) + cap));
     w->cap = cap;
   }
@@ -49,7 +51,7 @@ WriteReq* new_piece(Connection* c, size_t need) {
 
 void drop_piece(WriteReq* w) {
   auto& pool = rt().server.write_pool.spare;
-  if (w->cap == kPiece && pool.size() < kSparePieces) pool.push_back(w);
+  if (w->cap == kPiece && pool.size() < kSpareLarge) pool.push_back(w);
   else free(w);
 }
 
@@ -97,7 +99,7 @@ void send_piece(Connection* c, WriteReq* w) {
 
 void write_raw(Connection* c, const char* data, size_t n) {
   if (n == 0) return;
-  WriteReq* w = new_piece(c, n);
+  WriteReq* w = new_piece(c, n, false);
   memcpy(w->data, data, n);
   w->len = n;
   send_piece(c, w);
@@ -108,7 +110,7 @@ void flush_tls(Connection* c) {
   for (;;) {
     size_t pending = BIO_ctrl_pending(c->wbio);
     if (pending == 0) return;
-    WriteReq* w = new_piece(c, std::min(pending, kPiece));
+    WriteReq* w = new_piece(c, std::min(pending, kPiece), pending > 4096);
     int n;
     while (w->len < w->cap &&
            (n = BIO_read(c->wbio, w->data + w->len, int(std::min<size_t>(w->cap - w->len, INT32_MAX)))) > 0)
@@ -137,8 +139,13 @@ void conn_flush(Connection* c) {
   if (!c->session || c->closing) return;
   open_windows(c);
   const size_t high = c->srv->opts.high_watermark;
-  WriteReq* w = nullptr;  // the piece being filled with frames
-  // Cleartext: the piece goes to the socket. TLS: it is the plaintext that
+  // Frames gather on the stack first: most flushes are a few frames (an
+  // event, a small response) and leave in one exactly-sized write. Past
+  // that, they go into large pooled pieces (a body moving at speed).
+  char small[4096];
+  size_t small_len = 0;
+  WriteReq* w = nullptr;  // the large piece being filled, if any
+  // Cleartext: a piece goes to the socket. TLS: it is the plaintext that
   // SSL_write encrypts into pieces of its own (then it is reused).
   auto hand_over = [&]() -> bool {
     if (!w || w->len == 0) return true;
@@ -157,7 +164,7 @@ void conn_flush(Connection* c) {
     return !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp));
   };
   for (;;) {
-    if (c->unsent + (w ? w->len : 0) >= high) {
+    if (c->unsent + small_len + (w ? w->len : 0) >= high) {
       if (!c->paused) {
         c->paused = true;  // stop reading until the client catches up
         M().server_backpressure_pauses.inc();
@@ -172,6 +179,11 @@ void conn_flush(Connection* c) {
       return;
     }
     if (n == 0) break;
+    if (!w && small_len + size_t(n) <= sizeof small) {
+      memcpy(small + small_len, data, size_t(n));
+      small_len += size_t(n);
+      continue;
+    }
     if (w && w->len + size_t(n) > w->cap) {
       if (!hand_over()) return;
       if (w && size_t(n) > w->cap) {  // (a frame larger than a piece: a piece of its size)
@@ -179,12 +191,25 @@ void conn_flush(Connection* c) {
         w = nullptr;
       }
     }
-    if (!w) w = new_piece(c, size_t(n));
+    if (!w) {
+      w = new_piece(c, small_len + size_t(n), true);
+      memcpy(w->data, small, small_len);
+      w->len = small_len;
+      small_len = 0;
+    }
     memcpy(w->data + w->len, data, size_t(n));
     w->len += size_t(n);
   }
   if (!hand_over()) return;
   if (w) drop_piece(w);
+  if (small_len) {
+    if (c->ssl) {
+      if (!tls_send(c, small, small_len)) return;
+    } else {
+      write_raw(c, small, small_len);
+    }
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
+  }
   fire_drains(c);
   if (c->paused) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
