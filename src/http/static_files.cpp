@@ -1,6 +1,8 @@
 // Serving files over HTTP (see static_files.h).
 #include "http/static_files.h"
 
+#include "http/text.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,13 +25,6 @@ bool lower_ends_with(std::string_view s, std::string_view suffix) {
     if (c != suffix[i]) return false;
   }
   return true;
-}
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // Parses "bytes=a-b" | "bytes=a-" | "bytes=-n" for a file of `size` bytes.
@@ -173,8 +168,8 @@ bool static_path(std::string_view root, std::string_view url, std::string& out, 
   for (size_t i = 0; i < url.size(); ++i) {
     char c = url[i];
     if (c == '%') {
-      int hi = i + 2 < url.size() ? hexval(url[i + 1]) : -1;
-      int lo = i + 2 < url.size() ? hexval(url[i + 2]) : -1;
+      int hi = i + 2 < url.size() ? hex_value(url[i + 1]) : -1;
+      int lo = i + 2 < url.size() ? hex_value(url[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         status = 400;
         return false;

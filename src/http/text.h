@@ -17,6 +17,14 @@ inline std::string lower_ascii(std::string_view s) {
   return r;
 }
 
+// The value of a hex digit (percent-escapes), or -1.
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // A header name or value given as a string, a keyword (without its colon)
 // or any other value (its display form).
 inline std::string text_of(Value v) {

@@ -199,19 +199,13 @@ Value b_header(VM&, Value* args, int) {
   return kNil;
 }
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 std::string url_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+    } else if (s[i] == '%' && i + 2 < s.size() && http::hex_value(s[i + 1]) >= 0 && http::hex_value(s[i + 2]) >= 0) {
+      out += char(http::hex_value(s[i + 1]) * 16 + http::hex_value(s[i + 2]));
       i += 2;
     } else {
       out += s[i];
