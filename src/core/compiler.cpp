@@ -668,53 +668,7 @@ class Compiler {
       expr(rewritten(x, [&] { return aio_let_groups(bindings, body); }), tail);
       return true;
     }
-    if (head == s.ctx_with || head == s.ctx_with_deadline) {
-      // (ctx/with key v body...) and (ctx/with-deadline ms body...) are
-      // special forms because their body runs under the new context. The
-      // body is compiled in place, as `do` is (so `=` in it binds in the
-      // enclosing frame, as upstream's does), between two builtins
-      // (src/lib/context.cpp):
-      //   (%ctx-leave (%ctx-enter (%ctx-local key v)) (do body...))
-      // %ctx-enter makes the new context current and returns the previous
-      // one; %ctx-leave makes that current again and returns the body's
-      // value (a failing form ends the body with its error, as in do). An
-      // error making the context is the result, the body skipped:
-      // %ctx-enter returns it, ERRJ jumps over the body, and %ctx-leave
-      // given an error as the previous context returns it.
-      // A body left early by async-shift is covered by the reset, which
-      // restores the context it started under (src/core/vm.cpp).
-      bool local = head == s.ctx_with;
-      size_t nhead = local ? 2 : 1;
-      if (n < nhead)
-        compile_error(local ? "ctx/with: expected a key, a value and a body"
-                            : "ctx/with-deadline: expected a timeout in milliseconds and a body");
-      Value body = args;
-      for (size_t i = 0; i < nhead; ++i) body = cdr(body);
-      if (n == nhead + 1 && is_qcons(car(body))) body = body_forms(car(body));
-      Value make = rewritten(x, [&] {
-        return local ? list3(s.ctx_local, arg(0), arg(1)) : list2(s.ctx_deadline, arg(0));
-      });
-      op(OP_GLOBAL, 1);
-      emit(konst(s.ctx_leave));
-      op(OP_GLOBAL, 1);
-      emit(konst(s.ctx_enter));
-      expr(make, false);
-      op(OP_CALL, -1);
-      emit(1);
-      op(OP_ERRJ, 0);
-      size_t bad = hole();
-      sequence(body, false);
-      op(OP_JMP, 0);
-      size_t join = hole();
-      patch(bad);
-      adjust(-1);
-      op(OP_NIL, 1);  // (%ctx-leave error ())
-      patch(join);
-      op(OP_CALL, -2);
-      emit(2);
-      ret_if(tail);
-      return true;
-    }
+    if (head == s.ctx_with || head == s.ctx_with_deadline) return compile_ctx_with(x, head, args, n, tail);
     if (head == s.penv) {
       // upstream's (penv): the current frame's bindings, newest first, as
       // a list of (name value) pairs.
@@ -1010,6 +964,63 @@ class Compiler {
   }
 
   // Three shapes: (let {body}), (let {x 1 y 2} {body}), (let ((x 1)) body...)
+  // Out of line (and never inlined): special()'s stack frame is paid at every
+  // level of nested code, and code may nest 2,000 levels deep.
+  __attribute__((noinline)) bool compile_ctx_with(Value x, Value head, Value args, size_t n,
+                                                  bool tail) {
+    const Sym& s = S();
+    auto arg = [&](size_t i) {
+      Value a = args;
+      while (i--) a = cdr(a);
+      return car(a);
+    };
+    // (ctx/with key v body...) and (ctx/with-deadline ms body...) are
+    // special forms because their body runs under the new context. The
+    // body is compiled in place, as `do` is (so `=` in it binds in the
+    // enclosing frame, as upstream's does), between two builtins
+    // (src/lib/context.cpp):
+    //   (%ctx-leave (%ctx-enter (%ctx-local key v)) (do body...))
+    // %ctx-enter makes the new context current and returns the previous
+    // one; %ctx-leave makes that current again and returns the body's
+    // value (a failing form ends the body with its error, as in do). An
+    // error making the context is the result, the body skipped:
+    // %ctx-enter returns it, ERRJ jumps over the body, and %ctx-leave
+    // given an error as the previous context returns it.
+    // A body left early by async-shift is covered by the reset, which
+    // restores the context it started under (src/core/vm.cpp).
+    bool local = head == s.ctx_with;
+    size_t nhead = local ? 2 : 1;
+    if (n < nhead)
+      compile_error(local ? "ctx/with: expected a key, a value and a body"
+                          : "ctx/with-deadline: expected a timeout in milliseconds and a body");
+    Value body = args;
+    for (size_t i = 0; i < nhead; ++i) body = cdr(body);
+    if (n == nhead + 1 && is_qcons(car(body))) body = body_forms(car(body));
+    Value make = rewritten(x, [&] {
+      return local ? list3(s.ctx_local, arg(0), arg(1)) : list2(s.ctx_deadline, arg(0));
+    });
+    op(OP_GLOBAL, 1);
+    emit(konst(s.ctx_leave));
+    op(OP_GLOBAL, 1);
+    emit(konst(s.ctx_enter));
+    expr(make, false);
+    op(OP_CALL, -1);
+    emit(1);
+    op(OP_ERRJ, 0);
+    size_t bad = hole();
+    sequence(body, false);
+    op(OP_JMP, 0);
+    size_t join = hole();
+    patch(bad);
+    adjust(-1);
+    op(OP_NIL, 1);  // (%ctx-leave error ())
+    patch(join);
+    op(OP_CALL, -2);
+    emit(2);
+    ret_if(tail);
+    return true;
+  }
+
   void compile_let(Value args, size_t n, bool tail) {
     if (n == 0) compile_error("let: expected bindings and a body");
     Value bindings = kNil, body;
