@@ -589,6 +589,13 @@ Standard* make_standard(Registry& r) {
       r.histogram("valk_client_request_duration_seconds",
                   "HTTP client request time until the response completed, in seconds."),
       r.gauge("valk_client_connections_pooled", "HTTP client connections open in the pool."),
+      r.counter_family("valk_io_operations_total",
+                       "I/O operations started (files, processes, sockets, DNS, signals, "
+                       "channels), by kind.",
+                       {"kind"}),
+      r.counter_family("valk_io_errors_total", "I/O operations that failed, by kind.", {"kind"}),
+      r.gauge_family("valk_io_open",
+                     "Files, processes, sockets and servers open now, by kind.", {"kind"}),
       r.counter("valk_metrics_label_sets_refused_total",
                 "New label sets of user metrics refused at a family's bound (1000)."),
   };

@@ -250,6 +250,11 @@ struct Standard {
   Counter& client_bytes_out;             // valk_client_bytes_out_total
   Histogram& client_request_duration;    // valk_client_request_duration_seconds
   Gauge& client_connections_pooled;      // valk_client_connections_pooled
+  // I/O beyond HTTP (src/io/): kind is fs, file, process, tcp, tcp_server,
+  // pipe, dns, signal or channel
+  Family<Counter>& io_operations;        // valk_io_operations_total{kind}
+  Family<Counter>& io_errors;            // valk_io_errors_total{kind}
+  Family<Gauge>& io_open;                // valk_io_open{kind}: sockets, processes, files open now
   // user metrics (metrics/counter ...)
   Counter& label_sets_refused;           // valk_metrics_label_sets_refused_total
   // valk_heap_bytes and valk_gc_collections_total are callbacks into the
