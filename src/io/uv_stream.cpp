@@ -39,6 +39,7 @@ struct UvConn {
   bool shutting = false;  // a shutdown was requested (after the queue)
   bool shut = false;      // ... and is done
   bool closing = false;   // uv_close was called
+  bool close_when_shut = false;  // close_gracefully: the read side is not waited for
   size_t in_flight = 0;   // bytes handed to uv_write, not yet written
   uv_shutdown_t shutdown_req;
   int64_t idle_ms = 0;
@@ -143,7 +144,8 @@ void on_shutdown(uv_shutdown_t* req, int status) {
   if (c->closing) return;
   // The write side is done. A source that the peer has ended too (or a
   // stream that reads nothing) is over; otherwise reading goes on.
-  if (status < 0 || !c->s || !c->s->readable || c->read_eof) finish(c, aio::StreamEnd::Closed);
+  if (status < 0 || !c->s || !c->s->readable || c->read_eof || c->close_when_shut)
+    finish(c, aio::StreamEnd::Closed);
 }
 
 void start_shutdown(UvConn* c) {
@@ -360,7 +362,9 @@ void finish(UvConn* c, aio::StreamEnd why, Value err) {
     if (err != kNil && c->s->readable) aio::push_end(c->s, err);
     aio::ended(c->s, why);
   }
-  if (c->ready && !aio::settled(c->ready)) {
+  if (c->ready && !aio::settled(c->ready) && why == aio::StreamEnd::Cancelled) {
+    aio::cancel_settle(c->ready);  // (the connect handle, being cancelled)
+  } else if (c->ready && !aio::settled(c->ready)) {
     if (err == kNil) err = io_error(c->kind, std::string(c->kind) + " " + c->label + ": closed");
     aio::fail_with(c->ready, err);
   }
@@ -380,6 +384,7 @@ UvConn* new_conn(const char* kind, std::string label) {
 }
 
 uv_stream_t* conn_stream(UvConn* c) { return &c->u.stream; }
+void set_label(UvConn* c, std::string label) { c->label = std::move(label); }
 uv_tcp_t* conn_tcp(UvConn* c) { return &c->u.tcp; }
 uv_pipe_t* conn_pipe(UvConn* c) { return &c->u.pipe; }
 
@@ -418,5 +423,13 @@ void on_finished(UvConn* c, void (*fn)(void* ctx), void* ctx) {
 }
 
 void abort_conn(UvConn* c, aio::StreamEnd why) { finish(c, why); }
+
+void close_gracefully(UvConn* c) {
+  if (c->closing || !c->s) return;
+  c->close_when_shut = true;
+  if (c->shut) return finish(c, aio::StreamEnd::Closed);
+  if (!c->s->writable) return finish(c, aio::StreamEnd::Closed);
+  aio::close(c->s);
+}
 
 }  // namespace valk::io

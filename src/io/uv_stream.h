@@ -33,6 +33,7 @@ struct UvConn;
 // command) names it in errors.
 UvConn* new_conn(const char* kind, std::string label);
 uv_stream_t* conn_stream(UvConn* c);
+void set_label(UvConn* c, std::string label);  // (an accepted connection: its peer)
 uv_tcp_t* conn_tcp(UvConn* c);
 uv_pipe_t* conn_pipe(UvConn* c);
 
@@ -57,6 +58,10 @@ void discard(UvConn* c, bool initialised);
 // For the process kind: called once when the stream has ended and the uv
 // handle is closed (the process waits for its pipes before it reports).
 void on_finished(UvConn* c, void (*fn)(void* ctx), void* ctx);
+
+// Sends what is queued, then closes the whole connection (not only the
+// write side): for a server when its handler is done.
+void close_gracefully(UvConn* c);
 
 // Closes at once (the stream ends as `why`).
 void abort_conn(UvConn* c, aio::StreamEnd why);
