@@ -145,3 +145,15 @@ void push_end(ByteStream* s, Value err);
 void ended(ByteStream* s, StreamEnd why);
 
 }  // namespace valk::aio
+
+namespace valk::aio {
+
+// (stream/pipe src dst): copies src into dst until src ends, reading only
+// while dst has room (a slow dst slows the reads of src, whatever carries
+// either). The handle completes with the byte count once dst has been
+// closed after the last byte (close_dst false: dst is left open), fails if
+// src ends with an error or dst ends first; cancelling it stops the copy
+// and leaves both streams open. (stream_pipe.cpp)
+Handle* pipe(VM& vm, ByteStream* src, ByteStream* dst, bool close_dst);
+
+}  // namespace valk::aio

@@ -58,6 +58,18 @@ aio::Handle* own(VM& vm, void (*close)(void* ctx), void* ctx) {
   return h;
 }
 
+aio::Handle* own_in(VM& vm, aio::Handle* scope, void (*close)(void* ctx), void* ctx) {
+  if (scope && aio::settled(scope)) {
+    close(ctx);
+    return nullptr;
+  }
+  aio::Handle* saved = aio::current_scope();
+  aio::set_current_scope(scope);
+  aio::Handle* h = own(vm, close, ctx);
+  aio::set_current_scope(saved);
+  return h;
+}
+
 void release(aio::Handle* owner) {
   if (!owner || aio::settled(owner)) return;
   owner->k.io = {nullptr, nullptr};

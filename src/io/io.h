@@ -40,6 +40,11 @@ metrics::Gauge& open_gauge(const char* kind);
 // the handle without calling close. Outside any scope the handle is only
 // bookkeeping (aio/dump lists what is open).
 aio::Handle* own(VM& vm, void (*close)(void* ctx), void* ctx);
+// The same for a resource that opens later than the call that asked for it
+// (a connect, an open on the thread pool): owned by `scope`, the scope that
+// was current at the call (aio::current_scope()). If that scope has ended
+// meanwhile, close(ctx) runs at once and the result is null.
+aio::Handle* own_in(VM& vm, aio::Handle* scope, void (*close)(void* ctx), void* ctx);
 void release(aio::Handle* owner);  // null is fine; idempotent
 
 }  // namespace valk::io

@@ -86,6 +86,7 @@ struct Connect {
   uv_connect_t creq;
   int last_error = 0;
   bool cancelled = false;
+  aio::Handle* scope = nullptr;  // where tcp/connect was called: it owns the connection
 };
 
 void connect_done(Connect* op) {
@@ -107,6 +108,7 @@ void connected(Connect* op) {
   VM& vm = current_vm();
   AttachOptions ao;
   ao.idle_timeout_ms = op->o.idle_timeout_ms;
+  ao.scope = op->scope;
   aio::Handle* h = op->h;
   h->k.io = {nullptr, nullptr};
   if (op->o.tls) {
@@ -224,6 +226,7 @@ struct ServerConn {
   aio::ByteStream* s = nullptr;
   ServerConn* prev = nullptr;
   ServerConn* next = nullptr;
+  aio::Handle* work = nullptr;  // the handler's handle
   aio::NativeWatch* work_watch = nullptr;
   aio::NativeWatch* ready_watch = nullptr;
 };
@@ -257,6 +260,17 @@ void maybe_closed(TcpServer* s) {
 void conn_finished(void* ctx) {
   auto* sc = static_cast<ServerConn*>(ctx);
   TcpServer* s = sc->srv;
+  // The connection is gone (the peer left, a timeout, tcp/close): a handler
+  // still running is cancelled, as its scope owns what it started. The
+  // cancellation is a job after those already queued, so the callbacks of
+  // what arrived last (the final read's nil) still run first.
+  if (sc->work && !aio::settled(sc->work)) {
+    sc->work_watch->ctx = nullptr;
+    sc->work_watch = nullptr;
+    VM& vm = current_vm();
+    aio::queue_job(vm, as_symbol(intern("aio/cancel"))->global, cons(aio::handle_value(sc->work), kNil),
+                   nullptr, aio::JobKind::Ignore);
+  }
   if (sc->work_watch) sc->work_watch->ctx = nullptr;
   if (sc->ready_watch) sc->ready_watch->ctx = nullptr;
   if (sc->prev) sc->prev->next = sc->next;
@@ -286,6 +300,7 @@ void start_handler(ServerConn* sc) {
   // (A job takes one argument: the handler and the stream go as a pair.)
   Value pair = cons(sc->srv->handler, cons(aio::stream_value(sc->s), kNil));
   aio::queue_job(vm, serve, cons(pair, kNil), work, aio::JobKind::Resolve);
+  sc->work = work;
   aio::watch(vm, work, on_work_done, sc, &sc->work_watch);
   aio::wake();
 }
@@ -405,6 +420,7 @@ aio::Handle* tcp_connect(VM& vm, const std::string& host, int port, const Connec
   op->port = port;
   op->label = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   op->o = o;
+  op->scope = aio::current_scope();
   op->gai.data = op;
   h->k.io = {cancel_connect, op};
   addrinfo hints{};
@@ -426,6 +442,7 @@ aio::Handle* unix_connect(VM& vm, const std::string& path, const ConnectOptions&
   op->kind = "unix";
   op->host = op->label = path;
   op->o = o;
+  op->scope = aio::current_scope();
   op->conn = new_conn("unix", path);
   uv_pipe_init(aio::loop(), conn_pipe(op->conn), 0);
   op->creq.data = op;

@@ -216,6 +216,16 @@ void pause_if_full(UvConn* c) {
   }
 }
 
+// The peer ended its side: readers get the end, and our side ends too once
+// what is queued has been sent (as Node's sockets do by default): a stream
+// whose peer has gone is closed, not left half open. (Our own stream/close
+// first is the half-close that stays open for reading.)
+void peer_ended(UvConn* c) {
+  aio::push_end(c->s, kNil);
+  if (!c->s->writable || c->shut) return finish(c, aio::StreamEnd::Closed);
+  aio::close(c->s);  // -> flush -> shutdown -> finish
+}
+
 void read_tls_records(UvConn* c) {
   char plain[16384];
   for (;;) {
@@ -229,8 +239,7 @@ void read_tls_records(UvConn* c) {
     aio::deliver(c->s);
     if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify: the peer's end
       c->read_eof = true;
-      aio::push_end(c->s, kNil);
-      if (!c->s->writable || c->shut) finish(c, aio::StreamEnd::Closed);
+      peer_ended(c);
       return;
     }
     finish(c, aio::StreamEnd::Reset, io_error(c->kind, "read " + c->label + ": " + tls_error()));
@@ -288,8 +297,7 @@ void on_read(uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
              io_error(c->kind, "tls " + c->label + ": the peer closed during the handshake"));
       return;
     }
-    aio::push_end(c->s, kNil);
-    if (!c->s->writable || c->shut) finish(c, aio::StreamEnd::Closed);
+    peer_ended(c);
     return;
   }
   finish(c, aio::StreamEnd::Reset, uv_error(c->kind, "read", c->label, int(nread)));
@@ -392,7 +400,6 @@ aio::ByteStream* attach(VM& vm, UvConn* c, const AttachOptions& o) {
   c->u.handle.data = c;
   c->s = aio::new_stream(ops_for(c->kind), c, o.writable, o.readable);
   open_gauge(c->kind).inc();
-  if (o.owned) c->owner = own(vm, close_owned, c);
   c->last_active_ms = now_ms();
   c->idle_ms = o.idle_timeout_ms;
   if (c->idle_ms > 0) arm_idle(c);
@@ -405,6 +412,8 @@ aio::ByteStream* attach(VM& vm, UvConn* c, const AttachOptions& o) {
   }
   start_reading(c);
   if (c->ssl && !c->closing && SSL_is_server(c->ssl) == 0) do_handshake(c);  // the ClientHello
+  // Last: if the scope has ended meanwhile, this closes the connection.
+  if (o.owned && !c->closing) c->owner = own_in(vm, o.scope, close_owned, c);
   return c->s;
 }
 

@@ -40,7 +40,8 @@ uv_pipe_t* conn_pipe(UvConn* c);
 struct AttachOptions {
   bool writable = true;
   bool readable = true;
-  bool owned = true;   // owned by the current scope (false: by its creator, e.g. a process)
+  bool owned = true;   // owned by `scope` (false: by its creator, e.g. a process or a server)
+  aio::Handle* scope = nullptr;  // the scope current when the program asked (aio::current_scope())
   SSL* ssl = nullptr;  // TLS over the connection: the caller set connect or accept state
   // With TLS: settled once the handshake is done (completed with the
   // stream) or failed (a verification error names the address).

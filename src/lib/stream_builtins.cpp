@@ -178,7 +178,23 @@ Value b_memory(VM&, Value* args, int argc) {
 
 }  // namespace
 
+// (stream/pipe src dst [opts]) => a handle of the byte count: src copied into
+// dst with backpressure, dst closed at the end (opts {:end false}: left open).
+Value b_pipe(VM& vm, Value* args, int argc) {
+  if (!aio::is_stream(args[0])) return bad_arg("stream/pipe", 0, "a stream", args[0]);
+  if (!aio::is_stream(args[1])) return bad_arg("stream/pipe", 1, "a stream", args[1]);
+  bool close_dst = true;
+  if (argc > 2 && args[2] != kNil) {
+    VALK_CHECK(is_list(args[2]), "stream/pipe", 2, "an options plist");
+    Value e = plist_lookup(args[2], intern(":end"));
+    if (e != kUnbound) close_dst = truthy(e);
+  }
+  return aio::return_draining(
+      vm, aio::handle_value(aio::pipe(vm, aio::as_stream(args[0]), aio::as_stream(args[1]), close_dst)));
+}
+
 void open_streams(VM& vm) {
+  define("stream/pipe", guarded<b_pipe>, 2, 3);
   define("stream/write", guarded<b_write>, 2, 2);
   define("stream/writable?", b_writable, 1, 1);
   define("stream/close", guarded<b_close>, 1, 1);
