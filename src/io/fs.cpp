@@ -39,6 +39,7 @@ struct Op {
   FsOp op;
   bool recursive = false;
   bool discard = false;  // the handle was cancelled: drop the result
+  size_t limit = SIZE_MAX;  // fs/read: the most the heap can take now
   aio::Handle* h = nullptr;
   std::string path, arg;
   // Results, written by the worker.
@@ -73,6 +74,8 @@ int do_read(Op* o) {
   if (fd < 0) return fd;
   int rc = uv_fs_fstat(nullptr, &r, fd, nullptr);
   if (rc == 0 && (r.statbuf.st_mode & S_IFMT) == S_IFDIR) rc = UV_EISDIR;
+  // A file the heap cannot hold is refused before it is read (EFBIG).
+  if (rc == 0 && uint64_t(r.statbuf.st_size) > o->limit) rc = UV_EFBIG;
   // The size is a hint only: /proc files say 0, and files grow.
   if (rc == 0 && r.statbuf.st_size > 0) o->out.reserve(size_t(r.statbuf.st_size));
   uv_fs_req_cleanup(&r);
@@ -85,6 +88,7 @@ int do_read(Op* o) {
     o->out.resize(at + size_t(std::max<ssize_t>(n, 0)));
     if (n < 0) rc = int(n);
     if (n <= 0) break;
+    if (o->out.size() > o->limit) rc = UV_EFBIG;  // it grew
   }
   int crc = sync_close(fd);
   if (rc == 0) rc = crc;
@@ -182,6 +186,7 @@ void work(uv_work_t* w) {
     case FsOp::Write: o->err = do_write(o, false); break;
     case FsOp::Append: o->err = do_write(o, true); break;
     case FsOp::Stat: o->err = sync_stat(o->path.c_str(), &o->st, false); break;
+    case FsOp::Lstat: o->err = sync_stat(o->path.c_str(), &o->st, true); break;
     case FsOp::List: o->err = do_list(o); break;
     case FsOp::Mkdir: o->err = do_mkdir(o); break;
     case FsOp::Remove: o->err = remove_path(o->path, o->recursive); break;
@@ -235,7 +240,8 @@ Value result_value(Op* o) {
       if (Value e = check_room("fs/read", o->out.size(), 1); e != kNil) return e;
       return make_string(o->out);
     }
-    case FsOp::Stat: return stat_plist(o->st);
+    case FsOp::Stat:
+    case FsOp::Lstat: return stat_plist(o->st);
     case FsOp::List: {
       ListBuilder b;
       for (auto& n : o->names) b.push(make_string(n));
@@ -289,6 +295,7 @@ const char* fs_op_name(FsOp op) {
     case FsOp::Write: return "fs/write";
     case FsOp::Append: return "fs/append";
     case FsOp::Stat: return "fs/stat";
+    case FsOp::Lstat: return "fs/lstat";
     case FsOp::List: return "fs/list";
     case FsOp::Mkdir: return "fs/mkdir";
     case FsOp::Remove: return "fs/remove";
@@ -308,6 +315,7 @@ aio::Handle* fs_start(VM& vm, FsOp op, std::string path, std::string arg, bool r
   o->h = h;
   o->path = std::move(path);
   o->arg = std::move(arg);
+  if (op == FsOp::Read) o->limit = heap_room();
   o->work.data = o;
   h->k.io = {cancel_op, o};
   int rc = uv_queue_work(aio::loop(), &o->work, work, after_work);

@@ -10,14 +10,14 @@
 
 namespace valk::io {
 
-enum class FsOp : uint8_t { Read, Write, Append, Stat, List, Mkdir, Remove, Rename, Exists };
+enum class FsOp : uint8_t { Read, Write, Append, Stat, Lstat, List, Mkdir, Remove, Rename, Exists };
 
 // The operation's name as the program calls it ("fs/read"), for errors.
 const char* fs_op_name(FsOp op);
 
 // Starts `op` on the thread pool and returns its handle (kind Io): it
 // completes with the result (fs/read: the file's contents as a string;
-// fs/stat: a plist; fs/list: the sorted entry names; fs/exists?: a
+// fs/stat, fs/lstat: a plist; fs/list: the sorted entry names; fs/exists?: a
 // boolean; the others: true), or fails with an error value naming the
 // operation, the path and libuv's message. Cancelling it before the work
 // starts takes it off the queue; after, the result is discarded.

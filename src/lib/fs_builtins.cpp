@@ -108,6 +108,7 @@ void open_fs(VM&) {
   define("fs/write", guarded<b_write_op<FsOp::Write>>, 2, 2);
   define("fs/append", guarded<b_write_op<FsOp::Append>>, 2, 2);
   define("fs/stat", guarded<b_path_op<FsOp::Stat>>, 1, 1);
+  define("fs/lstat", guarded<b_path_op<FsOp::Lstat>>, 1, 1);
   define("fs/list", guarded<b_path_op<FsOp::List>>, 1, 1);
   define("fs/mkdir", guarded<b_path_op<FsOp::Mkdir>>, 1, 1);
   define("fs/remove", guarded<b_remove>, 1, 2);

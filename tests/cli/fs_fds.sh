@@ -69,7 +69,7 @@ echo "fds: start $start, end $end (after 200 rounds of opens, reads, cancels and
 
 # ---- permission denied ------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
-  echo "SKIP: permission checks (running as root, which is never denied)"
+  echo "skipped: the permission checks (running as root, which is never denied)"
 else
   printf 'secret' >"$tmp/locked"
   chmod 000 "$tmp/locked"
@@ -91,6 +91,16 @@ fs/write $tmp/ro/new: permission denied (EACCES)
 fs/list $tmp/closed: permission denied (EACCES)
 fs/exists? $tmp/closed/x: permission denied (EACCES)" "$out"
 fi
+
+# ---- symlinks; a file bigger than the heap ----------------------------------------------------
+printf 'x' >"$tmp/target" && ln -s "$tmp/target" "$tmp/link" && ln -s "$tmp/nowhere" "$tmp/dangling"
+out=$("$VALK" -e "(list (get (aio/await (fs/lstat \"$tmp/link\")) :type) (get (aio/await (fs/stat \"$tmp/link\")) :type) (aio/await (fs/exists? \"$tmp/dangling\")) (get (aio/await (fs/lstat \"$tmp/dangling\")) :type))")
+check_eq "fs/lstat sees links, fs/stat and fs/exists? follow them" '{:symlink :file false :symlink}' "$out"
+"$VALK" -e "(aio/await (fs/remove \"$tmp/link\"))" >/dev/null
+check_eq "fs/remove of a link leaves its target" "x" "$(cat "$tmp/target")"
+truncate -s 4G "$tmp/sparse"
+out=$(VALK_HEAP_LIMIT=64m "$VALK" -e "(error-message (aio/await (aio/catch (fs/read \"$tmp/sparse\") (fn (e) e))))")
+check_eq "fs/read refuses what the heap cannot hold, before reading it" "\"fs/read $tmp/sparse: file too large (EFBIG)\"" "$out"
 
 # ---- bounded memory -----------------------------------------------------------------------------
 seq 1 500000 | awk '{print "line number " $1 " of a generated file, padded to forty"}' >"$tmp/lines20"
