@@ -354,7 +354,7 @@ void serve(LineReader* r) {
       r->waiting.erase(r->waiting.begin());
       if (r->off < r->carry.size()) {  // a last line without a newline
         Value last = make_string(std::string_view(r->carry.data() + r->off, r->carry.size() - r->off));
-        r->carry.clear();
+        std::string().swap(r->carry);  // the buffer goes now, not when the reader is collected
         r->off = r->scanned = 0;
         aio::complete(h, last);
       } else if (r->err != kNil) {
@@ -423,7 +423,7 @@ void close_line_reader(Value reader) {
   LineReader* r = as_reader(reader);
   r->closed = r->eof = true;
   r->err = kNil;
-  r->carry.clear();
+  std::string().swap(r->carry);
   r->off = r->scanned = 0;
   aio::cancel_stream(r->s, aio::StreamEnd::Cancelled);
   serve(r);

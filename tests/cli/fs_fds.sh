@@ -28,6 +28,9 @@ cat >"$tmp/leak.valk" <<'EOF'
   (= {s} (aio/await (fs/open big)))
   (aio/await (stream/read s 100))
   (stream/cancel s)
+  ; a stream closed (not cancelled) with a read ahead in flight
+  (= {s1} (aio/await (fs/open big)))
+  (aio/await (stream/close s1))
   ; a stream read to its end
   (= {s2} (aio/await (fs/open small)))
   (aio/await (stream/read-all s2))
