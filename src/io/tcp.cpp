@@ -284,7 +284,10 @@ void conn_finished(void* ctx) {
 void on_work_done(void* ctx, aio::Handle* work) {
   auto* sc = static_cast<ServerConn*>(ctx);
   sc->work_watch = nullptr;
-  if (work->state == aio::State::Failed) {
+  // (A failure because tcp/close or a scope cut the connection is no news.)
+  if (work->state == aio::State::Failed && sc->s->end == aio::StreamEnd::Cancelled) {
+    aio::mark_handled(work);
+  } else if (work->state == aio::State::Failed) {
     // The handler's failure has nobody else to see it.
     aio::mark_handled(work);
     fprintf(stderr, "valk: %s/listen %s: handler failed: %s\n", sc->srv->kind, sc->srv->label.c_str(),
