@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <set>
+#include <unordered_set>
 
 #include "aio/loop.h"
 #include "core/vm.h"
@@ -38,6 +40,19 @@ const OpaqueClass kProcClass = {"process", [](std::string& out, const Opaque* o)
                                   else if (p->signal) out += " killed " + std::to_string(p->signal) + ">";
                                   else out += " exited " + std::to_string(p->status) + ">";
                                 }};
+
+// Live process groups (pids), told SIGTERM when the program exits: a
+// process in a session of its own would otherwise outlive `exit`.
+std::unordered_set<int>& live_pids() {
+  static auto* s = new std::unordered_set<int>;  // never destroyed: used at exit
+  return *s;
+}
+void terminate_all_at_exit() {
+  for (int pid : live_pids()) {
+    ::kill(-pid, SIGTERM);
+    ::kill(pid, SIGTERM);
+  }
+}
 
 std::string subject(const Proc* p) { return std::string(p->op) + " " + p->cmd; }
 
@@ -136,6 +151,7 @@ void on_exit(uv_process_t* h, int64_t exit_status, int term_signal) {
   auto* core = static_cast<ProcCore*>(h->data);
   Proc* p = core->p;
   p->exited = true;
+  live_pids().erase(p->pid);
   p->status = exit_status;
   p->signal = term_signal;
   open_gauge(kKind).dec();
@@ -287,6 +303,9 @@ Value spawn(VM& vm, const ProcSpec& s, Proc** out) {
     return uv_error(kKind, s.op, s.cmd, r);
   }
   p->pid = core->proc.pid;
+  static bool hooked = (std::atexit(terminate_all_at_exit), true);
+  (void)hooked;
+  live_pids().insert(p->pid);
   open_gauge(kKind).inc();
   uv_timer_init(aio::loop(), &core->timer);
   core->open_handles = 2;
