@@ -94,6 +94,7 @@ Value parse(const char* fn, Value* args, int argc, bool run, ProcSpec& s) {
   Value v;
   if ((v = opt(o, ":stdin")) != kNil) {
     if (is_string(v)) {
+      if (!run) return opt_error(fn, ":stdin", ":pipe, :inherit or :ignore (write text to (proc/stdin p))", v);
       s.has_stdin_text = true;
       s.stdin_text = std::string(as_string(v)->view());
       s.in = StdioMode::Pipe;
