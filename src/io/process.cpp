@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -254,6 +255,11 @@ Value spawn(VM& vm, const ProcSpec& s, Proc** out) {
 
   uv_stdio_container_t stdio[3];
   StdioMode modes[3] = {s.in, s.out, s.err};
+  // What valk printed comes before what the child prints to the same place.
+  if (s.out == StdioMode::Inherit || s.err == StdioMode::Inherit) {
+    fflush(stdout);
+    fflush(stderr);
+  }
   UvConn* conns[3] = {nullptr, nullptr, nullptr};
   for (int i = 0; i < 3; ++i) {
     switch (modes[i]) {

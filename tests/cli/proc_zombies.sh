@@ -116,5 +116,13 @@ sleep 0.2
 survivors=$(ps -eo stat=,args= | awk '$1 !~ /^Z/ && $2 == "sleep" && $3 == "30.123"' | wc -l)
 check_eq "sleep 30.123 processes left" "0" "$survivors"
 
+# :stdout :inherit: what valk printed before comes first (its buffer is
+# flushed before the spawn), though its stdout is a pipe here.
+printf '%s\n' '(print "first")' '(aio/await (proc/run "echo" (list "second") {:stdout :inherit}))' \
+  '(print "third")' >inherit.valk
+check_eq "inherited stdout, in order" "first
+second
+third" "$(timeout 10 "$VALK" inherit.valk | cat)"
+
 if [ "$FAILED" -ne 0 ]; then exit 1; fi
 echo "proc_zombies: ok"
