@@ -52,6 +52,7 @@ void open_context(VM& vm);   // ctx/*, trace/*: request contexts (src/aio/contex
 void open_net(VM& vm);       // tcp/*, unix/*, dns/resolve (src/io/tcp.h, src/io/dns.h)
 void open_os(VM& vm);        // os/signal, os/on-signal (src/io/signals.h)
 void open_fs(VM& vm);        // fs/*: files on libuv's thread pool (src/io/fs.h, file_stream.h)
+void open_proc(VM& vm);      // proc/*: child processes (src/io/process.h)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -76,6 +77,7 @@ inline void open_all(VM& vm) {
   open_net(vm);
   open_os(vm);
   open_fs(vm);
+  open_proc(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);
