@@ -49,6 +49,7 @@ void open_regex(VM& vm);     // re/match, re/find-all, re/replace, re/split (PCR
 void open_sort(VM& vm);      // %sort-default, %sort-by-keys (sort, sort-by: prelude.valk)
 void open_streams(VM& vm);   // stream/*: byte streams (HTTP bodies; later sockets, pipes, files)
 void open_context(VM& vm);   // ctx/*, trace/*: request contexts (src/aio/context.h)
+void open_channels(VM& vm);  // chan/*, aio/semaphore, aio/event, aio/shield (src/aio/channel.h, sync.h)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -70,6 +71,7 @@ inline void open_all(VM& vm) {
   open_sort(vm);
   open_streams(vm);
   open_context(vm);
+  open_channels(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);
