@@ -7,6 +7,7 @@
 #include <gc/gc.h>
 
 #include "aio/clock.h"
+#include "aio/sync.h"
 #include "core/proto.h"
 #include "core/vm.h"
 
@@ -381,6 +382,7 @@ const KindOps& kind_ops(Kind k) {
     case Kind::External: return kExternal;
     case Kind::Native: return kNative;
     case Kind::Io: return kIo;
+    case Kind::Shield: return kShieldOps;
   }
   return kValue;
 }

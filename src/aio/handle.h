@@ -54,6 +54,7 @@ enum class Kind : uint8_t {
   External,    // settled by runtime code (servers, clients, ...)
   Native,      // runs a C++ callback when its input settles (servers, clients)
   Io,          // an operation of the runtime (a client transfer): ext is IoOps
+  Shield,      // (aio/shield h): settles as h; cancelling it defers, never reaching h (sync.h)
 };
 
 struct Handle;

@@ -53,6 +53,7 @@ void open_net(VM& vm);       // tcp/*, unix/*, dns/resolve (src/io/tcp.h, src/io
 void open_os(VM& vm);        // os/signal, os/on-signal (src/io/signals.h)
 void open_fs(VM& vm);        // fs/*: files on libuv's thread pool (src/io/fs.h, file_stream.h)
 void open_proc(VM& vm);      // proc/*: child processes (src/io/process.h)
+void open_channels(VM& vm);  // chan/*, aio/semaphore, aio/event, aio/shield (src/aio/channel.h, sync.h)
 
 inline void open_all(VM& vm) {
   open_core(vm);
@@ -78,6 +79,7 @@ inline void open_all(VM& vm) {
   open_os(vm);
   open_fs(vm);
   open_proc(vm);
+  open_channels(vm);
 }
 
 // printf-style directives of fmt applied to args, appended to out (format.cpp);
