@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../../examples" || exit 1
 FAILED=0
 for f in demo.valk async_pipeline.valk async_scope.valk async_await.valk files.valk processes.valk \
-         tcp_echo.valk; do
+         tcp_echo.valk channels.valk; do
   out=$(timeout 60 "$VALK" "$f" 2>&1); st=$?
   if [ "$st" -eq 0 ]; then echo "ok: $f"; else echo "FAIL: $f exited $st: $(tail -3 <<<"$out")" >&2; FAILED=1; fi
 done
