@@ -12,6 +12,7 @@
 #include "core/gc.h"
 #include "core/runtime.h"
 #include "core/vm.h"
+#include "http/tls.h"
 #include "io/io.h"
 
 namespace valk::io {
@@ -120,19 +121,10 @@ void send_tls_output(UvConn* c) {
   while (!c->closing && (n = BIO_read(c->wbio, buf, sizeof buf)) > 0) send_raw(c, buf, size_t(n));
 }
 
-std::string tls_error() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (!e) return "TLS error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 void send_plain(UvConn* c, const char* data, size_t n) {
   if (!c->ssl) return send_raw(c, data, n);
   if (SSL_write(c->ssl, data, int(n)) <= 0) {
-    finish(c, aio::StreamEnd::Reset, io_error(c->kind, "write " + c->label + ": " + tls_error()));
+    finish(c, aio::StreamEnd::Reset, io_error(c->kind, "write " + c->label + ": " + http::tls_error_text()));
     return;
   }
   send_tls_output(c);
@@ -242,7 +234,7 @@ void read_tls_records(UvConn* c) {
       peer_ended(c);
       return;
     }
-    finish(c, aio::StreamEnd::Reset, io_error(c->kind, "read " + c->label + ": " + tls_error()));
+    finish(c, aio::StreamEnd::Reset, io_error(c->kind, "read " + c->label + ": " + http::tls_error_text()));
     return;
   }
   aio::deliver(c->s);
@@ -264,7 +256,7 @@ void do_handshake(UvConn* c) {
   std::string why;
   long v = SSL_get_verify_result(c->ssl);
   if (v != X509_V_OK) why = X509_verify_cert_error_string(v);
-  else why = tls_error();
+  else why = http::tls_error_text();
   finish(c, aio::StreamEnd::Reset,
          io_error(c->kind, "tls " + c->label + ": handshake failed: " + why));
 }
